@@ -1,1 +1,79 @@
-/* placeholder */
+/* config.h - daemon configuration: flags > environment > config file > defaults. */
+#ifndef CONFIG_H_DAEMON
+#define CONFIG_H_DAEMON
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CONFIG_DEFAULT_FILE	SYSCONFDIR "/octostore/octostored.conf"
+#define CONFIG_MAX_UIDS		32
+
+enum log_level {
+	LOG_LEVEL_ERROR = 0,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG,
+	LOG_LEVEL_TRACE
+};
+
+/*
+ * Every key of octostored.conf (flat "key = value" lines; see systemd/octostored.conf
+ * for documentation).  Durations are milliseconds here; in the file they take a unit
+ * suffix ms, s or m (bare numbers are seconds).
+ */
+struct config {
+	char		*config_file;		/* NULL: none given and default absent */
+
+	/* Local socket. */
+	char		*socket_path;		/* socket */
+	mode_t		 socket_mode;		/* socket_mode, octal */
+	enum log_level	 log_level;		/* log_level */
+
+	/* Limits. */
+	size_t		 max_message_size;	/* max_message_size, bytes */
+	unsigned	 max_clients;		/* max_clients */
+	unsigned	 max_inflight;		/* max_inflight, per connection */
+	unsigned	 idle_timeout_ms;	/* idle_timeout: partial message */
+
+	/* Upstream. */
+	char		*base_url;		/* base_url */
+	char		*token_file;		/* token_file */
+	char		*ca_file;		/* ca_file */
+	int		 allow_insecure_http;	/* allow_insecure_http */
+	int		 http2;			/* http2 */
+	unsigned	 upstream_max_connections; /* upstream_max_connections */
+	unsigned	 connect_timeout_ms;	/* connect_timeout */
+	unsigned	 request_timeout_ms;	/* request_timeout */
+
+	/* Access. */
+	uid_t		 admin_uids[CONFIG_MAX_UIDS];	/* admin_uids, comma list */
+	unsigned	 n_admin_uids;
+};
+
+/* Built-in defaults. */
+void config_defaults(struct config *cfg);
+
+/* Overrides from the environment: OCTOSTORED_SOCKET, OCTOSTORE_BASE_URL. */
+void config_apply_env(struct config *cfg);
+
+/* Set one key from its text value (file, or a command-line flag); NULL or an error
+ * message naming what is wrong. */
+const char *config_set(struct config *cfg, const char *key, const char *value);
+
+/*
+ * Parse path into cfg.  Unknown keys, bad values and sections are errors; the first
+ * error is written to err as "file:line: message".  Returns 0 or -1.
+ */
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/* Free strings owned by cfg. */
+void config_free(struct config *cfg);
+
+/* Parse "500ms", "5s", "2m" or "5" (seconds) into milliseconds; -1 on error. */
+int config_parse_duration(const char *s, unsigned *ms);
+
+/* Parse a log level name; -1 on error. */
+int config_parse_log_level(const char *s, enum log_level *lvl);
+
+#endif

@@ -1,1 +1,59 @@
-/* placeholder */
+/* conn.h - one client connection: buffers, framing, backpressure, lifetime. */
+#ifndef CONN_H
+#define CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <msgpack.h>
+
+struct conn;
+
+/* Per-connection limits, from the configuration. */
+struct conn_limits {
+	size_t		max_msg;	/* max_message_size */
+	unsigned	max_inflight;	/* max_inflight */
+	unsigned	idle_timeout_ms; /* idle_timeout */
+};
+
+/* Set the limits (startup; SIGHUP for all but max_msg). */
+void conn_set_limits(const struct conn_limits *lim);
+
+/* Take ownership of an accepted, credential-checked socket. */
+struct conn *conn_new(int fd, uid_t uid, gid_t gid, pid_t pid);
+
+/* Reference counting: whatever outlives a callback holds a reference. */
+void conn_ref(struct conn *c);
+void conn_unref(struct conn *c);
+
+/* True once the client has gone (or is being closed). */
+int conn_dead(const struct conn *c);
+
+/* Peer credentials captured at accept (SO_PEERCRED). */
+uid_t conn_uid(const struct conn *c);
+gid_t conn_gid(const struct conn *c);
+pid_t conn_pid(const struct conn *c);
+uint64_t conn_id(const struct conn *c);
+
+/* The packer that appends to c's output; call conn_flush() when a message is complete. */
+msgpack_packer *conn_packer(struct conn *c);
+
+/* A request was accepted for dispatch (counts against max_inflight). */
+void conn_request_begin(struct conn *c);
+
+/* A reply (was_reply) or a notification is complete on conn_packer(): send it. */
+void conn_message_done(struct conn *c, int was_reply);
+
+/* Close all connections (shutdown) and report how many are open. */
+void conn_close_all(void);
+unsigned conn_count(void);
+uint64_t conn_total(void);
+
+/* Stop reading new requests from every connection (shutdown drains in-flight work). */
+void conn_stop_reading_all(void);
+
+/* Number of requests waiting for a reply across all connections. */
+unsigned conn_inflight_total(void);
+
+#endif

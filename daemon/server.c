@@ -1,1 +1,262 @@
-/* placeholder, being written */
+/* server.c - listening socket: race-free creation, activation, accept, peer credentials. */
+#include <sys/types.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <msgpack.h>
+
+#include "conn.h"
+#include "log.h"
+#include "octo_proto.h"
+#include "server.h"
+
+static struct event_base *server_evbase;
+static struct event	*server_ev;		/* accept */
+static struct event	*server_pause_ev;	/* re-arm accept after EMFILE */
+static int		 server_fd = -1;
+static int		 server_lock_fd = -1;
+static int		 server_owns_path;	/* created the socket file */
+static char		*server_path;
+static char		*server_lock_path;
+static unsigned		 server_max_clients;
+
+/* The event base. */
+struct event_base *
+server_base(void)
+{
+	return server_evbase;
+}
+
+/* Change the client limit. */
+void
+server_set_max_clients(unsigned max_clients)
+{
+	server_max_clients = max_clients;
+}
+
+/* Refuse a client over the limit with one "busy" reply; best effort, never blocks. */
+static void
+server_refuse(int fd)
+{
+	msgpack_sbuffer	sb;
+	msgpack_packer	pk;
+	ssize_t		n;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	octo_proto_pack_error(&pk, 0, OCTO_ERR_BUSY, "too many clients");
+	n = send(fd, sb.data, sb.size, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)n;
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* After EMFILE/ENFILE, accept again a little later instead of spinning. */
+static void
+server_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (server_ev != NULL)
+		event_add(server_ev, NULL);
+}
+
+/* Accept every pending client, reading its credentials before anything else. */
+static void
+server_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct ucred	 cred;
+	socklen_t	 len;
+	int		 fd, i;
+
+	(void)what;
+	(void)arg;
+	for (i = 0; i < 64; i++) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE) {
+				struct timeval tv = { 0, 100 * 1000 };
+
+				log_warn("accept: %s; pausing accepts", strerror(errno));
+				event_del(server_ev);
+				evtimer_add(server_pause_ev, &tv);
+			} else if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		len = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+			log_warn("SO_PEERCRED: %s", strerror(errno));
+			close(fd);
+			continue;
+		}
+		if (conn_count() >= server_max_clients) {
+			log_warn("refusing client uid=%u pid=%d: max_clients=%u reached",
+			    (unsigned)cred.uid, (int)cred.pid, server_max_clients);
+			server_refuse(fd);
+			close(fd);
+			continue;
+		}
+		if (conn_new(fd, cred.uid, cred.gid, cred.pid) == NULL)
+			close(fd);
+	}
+}
+
+/*
+ * Is a live daemon answering on path?  1 yes, 0 no (absent or stale), -1 error.
+ */
+static int
+server_probe(const struct sockaddr_un *sun)
+{
+	int fd, r;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	r = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	if (r == 0)
+		return 1;
+	if (errno == ECONNREFUSED || errno == ENOENT)
+		return 0;
+	return -1;
+}
+
+/*
+ * Create the socket file.  A lock file beside it, held for the daemon's life, makes
+ * the probe-unlink-bind sequence race-free against a second daemon starting at once;
+ * binding under a umask that denies everyone means no one can connect before the
+ * mode is set.
+ */
+static int
+server_create(const struct config *cfg, char *err, size_t errlen)
+{
+	struct sockaddr_un	sun;
+	mode_t			old;
+	int			fd = -1, r;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(cfg->socket_path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "socket path too long: %s", cfg->socket_path);
+		return -1;
+	}
+	strcpy(sun.sun_path, cfg->socket_path);
+
+	if (asprintf(&server_lock_path, "%s.lock", cfg->socket_path) == -1) {
+		server_lock_path = NULL;
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	server_lock_fd = open(server_lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (server_lock_fd == -1) {
+		snprintf(err, errlen, "%s: %s", server_lock_path, strerror(errno));
+		return -1;
+	}
+	if (flock(server_lock_fd, LOCK_EX | LOCK_NB) == -1) {
+		snprintf(err, errlen, "%s: another octostored owns this socket",
+		    cfg->socket_path);
+		return -1;
+	}
+
+	r = server_probe(&sun);
+	if (r == 1) {
+		snprintf(err, errlen, "%s: a live daemon already answers there",
+		    cfg->socket_path);
+		return -1;
+	}
+	if (r == 0 && unlink(cfg->socket_path) == 0)
+		log_info("removed stale socket %s", cfg->socket_path);
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	old = umask(0777);
+	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (r == -1) {
+		snprintf(err, errlen, "bind %s: %s", cfg->socket_path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	server_owns_path = 1;
+	if (chmod(cfg->socket_path, cfg->socket_mode) == -1 || listen(fd, 512) == -1) {
+		snprintf(err, errlen, "%s: %s", cfg->socket_path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Start listening. */
+int
+server_start(struct event_base *base, const struct config *cfg, int activated_fd,
+    char *err, size_t errlen)
+{
+	server_evbase = base;
+	server_max_clients = cfg->max_clients;
+	server_path = strdup(cfg->socket_path);
+	if (activated_fd >= 0) {
+		server_fd = activated_fd;
+		if (evutil_make_socket_nonblocking(server_fd) == -1 ||
+		    evutil_make_socket_closeonexec(server_fd) == -1) {
+			snprintf(err, errlen, "activated socket: %s", strerror(errno));
+			return -1;
+		}
+		log_info("listening on activated socket fd=%d", server_fd);
+	} else {
+		if ((server_fd = server_create(cfg, err, errlen)) == -1)
+			return -1;
+		log_info("listening on %s mode=%04o", cfg->socket_path,
+		    (unsigned)cfg->socket_mode);
+	}
+	server_ev = event_new(base, server_fd, EV_READ | EV_PERSIST, server_accept_cb, NULL);
+	server_pause_ev = evtimer_new(base, server_resume_cb, NULL);
+	if (server_ev == NULL || server_pause_ev == NULL || event_add(server_ev, NULL) == -1) {
+		snprintf(err, errlen, "cannot register the listening socket");
+		return -1;
+	}
+	return 0;
+}
+
+/* Stop accepting; remove what we created. */
+void
+server_stop(void)
+{
+	if (server_ev != NULL) {
+		event_free(server_ev);
+		server_ev = NULL;
+	}
+	if (server_pause_ev != NULL) {
+		event_free(server_pause_ev);
+		server_pause_ev = NULL;
+	}
+	if (server_fd != -1) {
+		close(server_fd);
+		server_fd = -1;
+	}
+	if (server_owns_path && server_path != NULL)
+		unlink(server_path);
+	server_owns_path = 0;
+	if (server_lock_fd != -1) {
+		close(server_lock_fd);
+		server_lock_fd = -1;
+	}
+	free(server_lock_path);
+	server_lock_path = NULL;
+	free(server_path);
+	server_path = NULL;
+}
