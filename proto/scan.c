@@ -36,6 +36,7 @@ octo_proto_scan(const void *buf, size_t len, const struct octo_proto_limits *lim
 		uint8_t		b;
 		unsigned	hdr = 1, lenbytes = 0;
 		uint64_t	body = 0, children = 0;
+		int		container = 0;
 
 		while (owed[depth] == 0) {
 			if (depth == 0) {
@@ -49,10 +50,13 @@ octo_proto_scan(const void *buf, size_t len, const struct octo_proto_limits *lim
 		b = p[off];
 		if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
 			;				/* fixint, nil, bool */
-		else if (b <= 0x8f)
+		else if (b <= 0x8f) {
 			children = 2 * (uint64_t)(b & 0x0f);
-		else if (b <= 0x9f)
+			container = 1;
+		} else if (b <= 0x9f) {
 			children = b & 0x0f;
+			container = 1;
+		}
 		else if (b <= 0xbf)
 			body = b & 0x1f;
 		else {
@@ -85,11 +89,13 @@ octo_proto_scan(const void *buf, size_t len, const struct octo_proto_limits *lim
 			if (lenbytes > 0) {
 				uint32_t n = be(p + off + 1, lenbytes);
 
-				if (b == 0xdc || b == 0xdd)
+				if (b == 0xdc || b == 0xdd) {
 					children = n;
-				else if (b == 0xde || b == 0xdf)
+					container = 1;
+				} else if (b == 0xde || b == 0xdf) {
 					children = 2 * (uint64_t)n;
-				else
+					container = 1;
+				} else
 					body += n;
 			}
 		}
@@ -99,15 +105,17 @@ octo_proto_scan(const void *buf, size_t len, const struct octo_proto_limits *lim
 		off += hdr;
 		if (off > max)
 			return OCTO_ERR_TOO_LARGE;
-		if (children > 0) {
+		if (container) {
 			/* Every child takes at least one byte. */
 			if (children > max - off)
 				return OCTO_ERR_TOO_LARGE;
 			if (children > lim->max_elems - elems)
 				return OCTO_ERR_PROTOCOL;
+			/* An empty container still counts as a nesting level. */
 			if (depth + 1 > maxdepth)
 				return OCTO_ERR_PROTOCOL;
-			owed[++depth] = children;
+			if (children > 0)
+				owed[++depth] = children;
 		}
 		if (body > max - off)
 			return OCTO_ERR_TOO_LARGE;
