@@ -56,8 +56,7 @@ octo_proto_scan(const void *buf, size_t len, const struct octo_proto_limits *lim
 		} else if (b <= 0x9f) {
 			children = b & 0x0f;
 			container = 1;
-		}
-		else if (b <= 0xbf)
+		} else if (b <= 0xbf)
 			body = b & 0x1f;
 		else {
 			switch (b) {
