@@ -77,19 +77,23 @@ octo_proto_decode(const void *buf, size_t len, msgpack_zone *zone, struct octo_m
 	if (msgpack_unpack(buf, len, &off, zone, &obj) != MSGPACK_UNPACK_SUCCESS ||
 	    off != len)
 		return OCTO_ERR_PROTOCOL;
-	if (obj.type != MSGPACK_OBJECT_ARRAY || obj.via.array.size < 3)
+	if (obj.type != MSGPACK_OBJECT_ARRAY || obj.via.array.size < 1)
 		return OCTO_ERR_PROTOCOL;
 	a = obj.via.array.ptr;
 	n = obj.via.array.size;
 	if (a[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[0].via.u64 > OCTO_MSG_NOTIFY)
 		return OCTO_ERR_PROTOCOL;
 	m->type = (int)a[0].via.u64;
+	/* Read the msgid before judging the rest, so an error reply can carry it. */
+	if (m->type != OCTO_MSG_NOTIFY && n >= 2 && read_msgid(&a[1], &m->msgid) == 0)
+		m->has_msgid = 1;
+	if (n < 3)
+		return OCTO_ERR_PROTOCOL;
 
 	switch (m->type) {
 	case OCTO_MSG_REQUEST:
-		if (read_msgid(&a[1], &m->msgid) != 0)
+		if (!m->has_msgid)
 			return OCTO_ERR_PROTOCOL;
-		m->has_msgid = 1;
 		if (n != 4 || a[2].type != MSGPACK_OBJECT_STR ||
 		    a[2].via.str.size == 0 || a[2].via.str.size > OCTO_MAX_METHOD_LEN)
 			return OCTO_ERR_PROTOCOL;
@@ -97,9 +101,8 @@ octo_proto_decode(const void *buf, size_t len, msgpack_zone *zone, struct octo_m
 		m->method_len = a[2].via.str.size;
 		return read_params(&a[3], &m->params);
 	case OCTO_MSG_RESPONSE:
-		if (n != 4 || read_msgid(&a[1], &m->msgid) != 0)
+		if (n != 4 || !m->has_msgid)
 			return OCTO_ERR_PROTOCOL;
-		m->has_msgid = 1;
 		if (a[2].type != MSGPACK_OBJECT_NIL && a[2].type != MSGPACK_OBJECT_MAP)
 			return OCTO_ERR_PROTOCOL;
 		m->error = &a[2];
