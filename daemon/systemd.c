@@ -1,12 +1,6 @@
 /* systemd.c - socket activation, sd_notify, watchdog and journal detection. */
 
-/*
- * <config.h> with angle brackets: "config.h" would find daemon/config.h (the daemon's
- * configuration module) first, because quoted includes search this file's directory
- * before -I.  The autoconf header sits in the top build directory, which automake puts
- * first on the -I list.
- */
-#include <config.h>
+#include "autoconf.h"
 
 #include <sys/types.h>
 #include <sys/socket.h>
