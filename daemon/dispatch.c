@@ -14,6 +14,13 @@ static const struct dispatch_entry dispatch_table[OCTO_OP__MAX] = {
 	[OCTO_OP_HELLO] = { "hello", op_hello, 0 },
 	[OCTO_OP_PING] = { "ping", op_ping, 0 },
 	[OCTO_OP_DAEMON_STATUS] = { "daemon_status", op_daemon_status, 0 },
+	[OCTO_OP_HEALTH] = { "health", op_health, 0 },
+	[OCTO_OP_ACQUIRE] = { "acquire", op_acquire, 0 },
+	[OCTO_OP_RELEASE] = { "release", op_release, 0 },
+	[OCTO_OP_RENEW] = { "renew", op_renew, 0 },
+	[OCTO_OP_STATUS] = { "status", op_status, 0 },
+	[OCTO_OP_LIST] = { "list", op_list, 0 },
+	[OCTO_OP_ROTATE_TOKEN] = { "rotate_token", op_rotate_token, DISPATCH_ADMIN },
 };
 
 static uint64_t		 dispatch_counts[OCTO_OP__MAX];

@@ -81,5 +81,12 @@ void op_hello(struct req *, const msgpack_object *);
 void op_ping(struct req *, const msgpack_object *);
 void op_daemon_status(struct req *, const msgpack_object *);
 void ops_daemon_init(size_t max_message);
+void op_health(struct req *, const msgpack_object *);
+void op_acquire(struct req *, const msgpack_object *);
+void op_release(struct req *, const msgpack_object *);
+void op_renew(struct req *, const msgpack_object *);
+void op_status(struct req *, const msgpack_object *);
+void op_list(struct req *, const msgpack_object *);
+void op_rotate_token(struct req *, const msgpack_object *);
 
 #endif

@@ -1,0 +1,648 @@
+/* ops_lock.c - methods forwarded to the OctoStore server: health, locks, rotate_token. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "dispatch.h"
+#include "log.h"
+#include "token.h"
+#include "upstream.h"
+
+#define OPS_MESSAGE_MAX		512	/* server text passed on to clients */
+#define OPS_CODE_MAX		64
+#define OPS_REQUEST_ID_MAX	128
+
+/* One forwarded request; owns nothing but the name it was asked about. */
+struct ops_ctx {
+	struct req	*r;
+	const char	*what;		/* method name for messages */
+	char		 name[API_NAME_MAX + 1];
+	size_t		 name_len;
+};
+
+static int	ops_rotating;	/* a rotate_token is in flight */
+
+/* Allocate a context for r; on failure r is answered and NULL returned. */
+static struct ops_ctx *
+ops_ctx_new(struct req *r, const char *what)
+{
+	struct ops_ctx	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		req_error(r, OCTO_ERR_NOMEM, NULL);
+		return NULL;
+	}
+	c->r = r;
+	c->what = what;
+	return c;
+}
+
+/* Read and check the required "name" parameter into c; -1 after answering. */
+static int
+ops_name(struct ops_ctx *c, const msgpack_object *params)
+{
+	const char	*s, *why;
+	size_t		 len;
+	int		 e;
+
+	e = octo_proto_get_str(params, "name", &s, &len);
+	if (e == OCTO_ERR_AGAIN) {
+		req_error_param(c->r, "name", "name: missing");
+		return -1;
+	}
+	if (e != OCTO_OK) {
+		req_error_param(c->r, "name", "name: expected a string");
+		return -1;
+	}
+	if (api_name_check(s, len, &why) != OCTO_OK) {
+		req_error_param(c->r, "name", "name: %s", why);
+		return -1;
+	}
+	memcpy(c->name, s, len);
+	c->name[len] = '\0';
+	c->name_len = len;
+	return 0;
+}
+
+/* Read the optional "ttl" parameter (default 60); -1 after answering. */
+static int
+ops_ttl(struct req *r, const msgpack_object *params, int64_t *ttl)
+{
+	int	e;
+
+	e = octo_proto_get_int(params, "ttl", API_TTL_MIN, API_TTL_MAX, ttl);
+	if (e == OCTO_ERR_AGAIN) {
+		*ttl = API_TTL_DEFAULT;
+		return 0;
+	}
+	if (e != OCTO_OK) {
+		req_error_param(r, "ttl", "ttl: expected an integer from %d to %d",
+		    API_TTL_MIN, API_TTL_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read the required "lease_id" parameter; -1 after answering. */
+static int
+ops_lease_id(struct req *r, const msgpack_object *params, const char **s, size_t *len)
+{
+	const char	*why;
+	int		 e;
+
+	e = octo_proto_get_str(params, "lease_id", s, len);
+	if (e == OCTO_ERR_AGAIN) {
+		req_error_param(r, "lease_id", "lease_id: missing");
+		return -1;
+	}
+	if (e != OCTO_OK) {
+		req_error_param(r, "lease_id", "lease_id: expected a string");
+		return -1;
+	}
+	if (api_lease_id_check(*s, *len, &why) != OCTO_OK) {
+		req_error_param(r, "lease_id", "lease_id: %s", why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Send the request; path and body are consumed.  On failure c is answered and freed. */
+static int
+ops_send(struct ops_ctx *c, const char *method, char *path, char *body, int need_body,
+    int flags, upstream_cb cb)
+{
+	int	e;
+
+	if (path == NULL || (need_body && body == NULL))
+		e = OCTO_ERR_NOMEM;
+	else
+		e = upstream_request(method, path, body, flags, cb, c);
+	free(path);
+	free(body);
+	if (e == OCTO_OK)
+		return 0;
+	if (e == OCTO_ERR_AUTHENTICATION_REQUIRED)
+		req_error(c->r, e, "no OctoStore token is configured");
+	else if (e == OCTO_ERR_BUSY)
+		req_error(c->r, e, "too many requests to the OctoStore server pending");
+	else
+		req_error(c->r, e, NULL);
+	free(c);
+	return -1;
+}
+
+/* Answer c with the error that an unsuccessful transfer or HTTP status carries. */
+static void
+ops_fail(struct ops_ctx *c, const struct upstream_result *res)
+{
+	struct api_error	 e;
+	char			 msg[OPS_MESSAGE_MAX];
+	const char		*text, *code_name = NULL, *rid;
+	int64_t			 retry;
+
+	if (res->err != OCTO_OK) {
+		req_error(c->r, res->err, "%s: %s", c->what, res->errmsg);
+		return;
+	}
+	if (api_parse_error(res->body, res->len, &e) == OCTO_OK) {
+		text = e.details[0] != '\0' ? e.details : e.error;
+		snprintf(msg, sizeof(msg), "%s", text);
+		if (e.code == OCTO_ERR_UPSTREAM_OTHER)
+			code_name = strlen(e.code_name) <= OPS_CODE_MAX ? e.code_name :
+			    "upstream_error";
+		rid = strlen(e.request_id) <= OPS_REQUEST_ID_MAX ? e.request_id : NULL;
+		retry = e.retry_after_ms >= 0 ? e.retry_after_ms : res->retry_after_ms;
+		log_debug("%s pid=%d: server error %s (HTTP %ld)", c->what, (int)c->r->pid,
+		    e.code_name, res->status);
+		req_error_upstream(c->r, e.code, code_name, msg, retry, rid);
+		api_error_free(&e);
+		return;
+	}
+	if (res->status >= 500 || res->status == 429) {
+		/* A proxy or overloaded server: transient, like a transport failure. */
+		snprintf(msg, sizeof(msg), "%s: HTTP %ld from the OctoStore server without "
+		    "an error body", c->what, res->status);
+		req_error_upstream(c->r, OCTO_ERR_UNAVAILABLE, NULL, msg,
+		    res->retry_after_ms, NULL);
+		return;
+	}
+	req_error(c->r, OCTO_ERR_BAD_UPSTREAM_RESPONSE, "%s: HTTP %ld with a body that "
+	    "is not a valid answer", c->what, res->status);
+}
+
+/* Answer c with bad_upstream_response for a 2xx body that breaks its schema. */
+static void
+ops_bad(struct ops_ctx *c, const struct upstream_result *res, const char *schema)
+{
+	log_warn("%s: HTTP %ld body is not a valid %s", c->what, res->status, schema);
+	req_error(c->r, OCTO_ERR_BAD_UPSTREAM_RESPONSE, "%s: the server's answer is not "
+	    "a valid %s", c->what, schema);
+}
+
+/* True for a 2xx answer. */
+static int
+ops_ok(const struct upstream_result *res)
+{
+	return res->err == OCTO_OK && res->status >= 200 && res->status < 300;
+}
+
+/* Pack a string or nil. */
+static void
+ops_pack_str(msgpack_packer *pk, const char *key, const char *s)
+{
+	octo_proto_pack_str(pk, key);
+	if (s == NULL)
+		msgpack_pack_nil(pk);
+	else
+		octo_proto_pack_str(pk, s);
+}
+
+/* Pack an integer. */
+static void
+ops_pack_int(msgpack_packer *pk, const char *key, int64_t v)
+{
+	octo_proto_pack_str(pk, key);
+	msgpack_pack_int64(pk, v);
+}
+
+/* Pack the "name" pair from c. */
+static void
+ops_pack_name(msgpack_packer *pk, const struct ops_ctx *c)
+{
+	octo_proto_pack_str(pk, "name");
+	octo_proto_pack_strn(pk, c->name, c->name_len);
+}
+
+/* Pack one LockStatus as a status result. */
+static void
+ops_pack_lock_status(msgpack_packer *pk, const struct api_lock_status *s)
+{
+	msgpack_pack_map(pk, 6);
+	ops_pack_str(pk, "name", s->name);
+	ops_pack_str(pk, "status", s->held ? "held" : "free");
+	ops_pack_str(pk, "holder_id", s->holder_id);
+	ops_pack_int(pk, "fencing_token", s->fencing_token);
+	ops_pack_str(pk, "expires_at", s->expires_at);
+	ops_pack_str(pk, "metadata", s->metadata);
+}
+
+/* health: the server's /health answer. */
+static void
+ops_health_done(const struct upstream_result *res, void *arg)
+{
+	struct ops_ctx		*c = arg;
+	struct upstream_view	 v;
+	struct api_health	 h;
+	msgpack_packer		*pk;
+	const char		*status;
+	int			 parsed = 0;
+
+	if (res->err == OCTO_ERR_SHUTTING_DOWN) {
+		req_error(c->r, res->err, NULL);
+		free(c);
+		return;
+	}
+	if (ops_ok(res) && api_parse_health(res->body, res->len, &h) == OCTO_OK)
+		parsed = 1;
+	upstream_view(&v);
+	if (res->err != OCTO_OK && res->err != OCTO_ERR_BAD_UPSTREAM_RESPONSE)
+		status = "unavailable";
+	else if (!parsed || strcmp(h.status, "ok") != 0 || v.auth_ok == 0 ||
+	    token_get(NULL) == NULL)
+		status = "degraded";
+	else
+		status = "ok";
+
+	pk = req_result_begin(c->r);
+	msgpack_pack_map(pk, 3);
+	ops_pack_str(pk, "status", status);
+	octo_proto_pack_str(pk, "upstream");
+	msgpack_pack_map(pk, 6);
+	octo_proto_pack_str(pk, "reachable");
+	if (res->err == OCTO_OK || res->err == OCTO_ERR_BAD_UPSTREAM_RESPONSE)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+	octo_proto_pack_str(pk, "auth_ok");
+	if (token_get(NULL) == NULL || v.auth_ok == 0)
+		msgpack_pack_false(pk);
+	else if (v.auth_ok == 1)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_nil(pk);
+	ops_pack_str(pk, "last_error", token_get(NULL) == NULL ?
+	    "no OctoStore token is configured" : v.last_error);
+	ops_pack_str(pk, "status", parsed ? h.status : NULL);
+	ops_pack_str(pk, "storage", parsed ? h.storage : NULL);
+	octo_proto_pack_str(pk, "db_size_bytes");
+	if (parsed)
+		msgpack_pack_int64(pk, h.db_size_bytes);
+	else
+		msgpack_pack_nil(pk);
+	ops_pack_str(pk, "base_url", v.base_url);
+	req_result_end(c->r);
+	if (parsed)
+		api_health_free(&h);
+	free(c);
+}
+
+/* health: GET /health (no token) plus the daemon's view. */
+void
+op_health(struct req *r, const msgpack_object *params)
+{
+	struct ops_ctx	*c;
+
+	(void)params;
+	if ((c = ops_ctx_new(r, "health")) == NULL)
+		return;
+	ops_send(c, "GET", strdup("/health"), NULL, 0, 0, ops_health_done);
+}
+
+/* acquire: LockAcquired or LockHeld (200), LockDelayed (409), else an error. */
+static void
+ops_acquire_done(const struct upstream_result *res, void *arg)
+{
+	struct ops_ctx		*c = arg;
+	struct api_acquire	 a;
+	msgpack_packer		*pk;
+	int			 e = OCTO_ERR_BAD_UPSTREAM_RESPONSE;
+
+	if (ops_ok(res) || (res->err == OCTO_OK && res->status == 409))
+		e = api_parse_acquire(res->body, res->len, &a);
+	if (e == OCTO_OK && res->status == 409 && a.status != API_DELAYED) {
+		api_acquire_free(&a);
+		e = OCTO_ERR_BAD_UPSTREAM_RESPONSE;
+	}
+	if (e != OCTO_OK) {
+		if (ops_ok(res))
+			ops_bad(c, res, "LockAcquired or LockHeld");
+		else
+			ops_fail(c, res);
+		free(c);
+		return;
+	}
+
+	pk = req_result_begin(c->r);
+	switch (a.status) {
+	case API_ACQUIRED:
+		log_debug("acquire name=%s pid=%d: acquired fencing_token=%lld", c->name,
+		    (int)c->r->pid, (long long)a.fencing_token);
+		msgpack_pack_map(pk, 7);
+		ops_pack_str(pk, "status", "acquired");
+		ops_pack_name(pk, c);
+		ops_pack_str(pk, "lease_id", a.lease_id);
+		ops_pack_int(pk, "fencing_token", a.fencing_token);
+		ops_pack_str(pk, "expires_at", a.expires_at);
+		ops_pack_int(pk, "renew_after_ms", a.renew_after_ms);
+		ops_pack_str(pk, "metadata", a.metadata);
+		break;
+	case API_HELD:
+		msgpack_pack_map(pk, 6);
+		ops_pack_str(pk, "status", "held");
+		ops_pack_name(pk, c);
+		ops_pack_str(pk, "holder_id", a.holder_id);
+		ops_pack_str(pk, "expires_at", a.expires_at);
+		ops_pack_int(pk, "retry_after_ms", a.retry_after_ms);
+		ops_pack_str(pk, "metadata", a.metadata);
+		break;
+	default:
+		msgpack_pack_map(pk, 4);
+		ops_pack_str(pk, "status", "delayed");
+		ops_pack_name(pk, c);
+		ops_pack_str(pk, "available_at", a.available_at);
+		ops_pack_int(pk, "retry_after_ms", a.retry_after_ms);
+		break;
+	}
+	req_result_end(c->r);
+	api_acquire_free(&a);
+	free(c);
+}
+
+/* acquire: name, ttl, metadata, lock_delay -> POST /locks/{name}/acquire. */
+void
+op_acquire(struct req *r, const msgpack_object *params)
+{
+	struct ops_ctx	*c;
+	const char	*md = NULL, *why;
+	size_t		 mdlen = 0;
+	int64_t		 ttl, delay = -1;
+	int		 e;
+
+	if ((c = ops_ctx_new(r, "acquire")) == NULL)
+		return;
+	if (ops_name(c, params) != 0 || ops_ttl(r, params, &ttl) != 0)
+		goto fail;
+	e = octo_proto_get_str(params, "metadata", &md, &mdlen);
+	if (e == OCTO_ERR_AGAIN)
+		md = NULL;
+	else if (e != OCTO_OK) {
+		req_error_param(r, "metadata", "metadata: expected a string");
+		goto fail;
+	}
+	e = octo_proto_get_int(params, "lock_delay", 0, API_LOCK_DELAY_MAX, &delay);
+	if (e == OCTO_ERR_AGAIN)
+		delay = -1;
+	else if (e != OCTO_OK) {
+		req_error_param(r, "lock_delay", "lock_delay: expected an integer from 0 "
+		    "to %d", API_LOCK_DELAY_MAX);
+		goto fail;
+	}
+	if (md != NULL && api_metadata_check(md, mdlen, &why) != OCTO_OK) {
+		req_error_param(r, "metadata", "metadata: %s", why);
+		goto fail;
+	}
+	ops_send(c, "POST", api_lock_path(c->name, c->name_len, "acquire"),
+	    api_acquire_body(ttl, md, mdlen, delay), 1, UPSTREAM_AUTH, ops_acquire_done);
+	return;
+fail:
+	free(c);
+}
+
+/* release: 2xx with a null body. */
+static void
+ops_release_done(const struct upstream_result *res, void *arg)
+{
+	struct ops_ctx	*c = arg;
+	msgpack_packer	*pk;
+
+	if (!ops_ok(res))
+		ops_fail(c, res);
+	else if (api_parse_release(res->body, res->len) != OCTO_OK)
+		ops_bad(c, res, "release answer");
+	else {
+		log_debug("release name=%s pid=%d: released", c->name, (int)c->r->pid);
+		pk = req_result_begin(c->r);
+		msgpack_pack_map(pk, 2);
+		ops_pack_name(pk, c);
+		octo_proto_pack_str(pk, "released");
+		msgpack_pack_true(pk);
+		req_result_end(c->r);
+	}
+	free(c);
+}
+
+/* release: name, lease_id -> POST /locks/{name}/release. */
+void
+op_release(struct req *r, const msgpack_object *params)
+{
+	struct ops_ctx	*c;
+	const char	*id;
+	size_t		 idlen;
+
+	if ((c = ops_ctx_new(r, "release")) == NULL)
+		return;
+	if (ops_name(c, params) != 0 || ops_lease_id(r, params, &id, &idlen) != 0) {
+		free(c);
+		return;
+	}
+	ops_send(c, "POST", api_lock_path(c->name, c->name_len, "release"),
+	    api_release_body(id, idlen), 1, UPSTREAM_AUTH, ops_release_done);
+}
+
+/* renew: RenewLockResponse. */
+static void
+ops_renew_done(const struct upstream_result *res, void *arg)
+{
+	struct ops_ctx		*c = arg;
+	struct api_renew	 rn;
+	msgpack_packer		*pk;
+
+	if (!ops_ok(res))
+		ops_fail(c, res);
+	else if (api_parse_renew(res->body, res->len, &rn) != OCTO_OK)
+		ops_bad(c, res, "RenewLockResponse");
+	else {
+		pk = req_result_begin(c->r);
+		msgpack_pack_map(pk, 4);
+		ops_pack_name(pk, c);
+		ops_pack_str(pk, "lease_id", rn.lease_id);
+		ops_pack_str(pk, "expires_at", rn.expires_at);
+		ops_pack_int(pk, "renew_after_ms", rn.renew_after_ms);
+		req_result_end(c->r);
+		api_renew_free(&rn);
+	}
+	free(c);
+}
+
+/* renew: name, lease_id, ttl -> POST /locks/{name}/renew. */
+void
+op_renew(struct req *r, const msgpack_object *params)
+{
+	struct ops_ctx	*c;
+	const char	*id;
+	size_t		 idlen;
+	int64_t		 ttl;
+
+	if ((c = ops_ctx_new(r, "renew")) == NULL)
+		return;
+	if (ops_name(c, params) != 0 || ops_lease_id(r, params, &id, &idlen) != 0 ||
+	    ops_ttl(r, params, &ttl) != 0) {
+		free(c);
+		return;
+	}
+	ops_send(c, "POST", api_lock_path(c->name, c->name_len, "renew"),
+	    api_renew_body(id, idlen, ttl), 1, UPSTREAM_AUTH, ops_renew_done);
+}
+
+/* status: LockStatus. */
+static void
+ops_status_done(const struct upstream_result *res, void *arg)
+{
+	struct ops_ctx		*c = arg;
+	struct api_lock_status	 s;
+	msgpack_packer		*pk;
+
+	if (!ops_ok(res))
+		ops_fail(c, res);
+	else if (api_parse_lock_status(res->body, res->len, &s) != OCTO_OK)
+		ops_bad(c, res, "LockStatus");
+	else {
+		pk = req_result_begin(c->r);
+		ops_pack_lock_status(pk, &s);
+		req_result_end(c->r);
+		api_lock_status_free(&s);
+	}
+	free(c);
+}
+
+/* status: name -> GET /locks/{name}. */
+void
+op_status(struct req *r, const msgpack_object *params)
+{
+	struct ops_ctx	*c;
+
+	if ((c = ops_ctx_new(r, "status")) == NULL)
+		return;
+	if (ops_name(c, params) != 0) {
+		free(c);
+		return;
+	}
+	ops_send(c, "GET", api_lock_path(c->name, c->name_len, NULL), NULL, 0,
+	    UPSTREAM_AUTH, ops_status_done);
+}
+
+/* list: ListLocksResponse. */
+static void
+ops_list_done(const struct upstream_result *res, void *arg)
+{
+	struct ops_ctx	*c = arg;
+	struct api_list	 l;
+	msgpack_packer	*pk;
+	size_t		 i;
+
+	if (!ops_ok(res))
+		ops_fail(c, res);
+	else if (api_parse_list(res->body, res->len, &l) != OCTO_OK)
+		ops_bad(c, res, "ListLocksResponse");
+	else {
+		pk = req_result_begin(c->r);
+		msgpack_pack_map(pk, 3);
+		octo_proto_pack_str(pk, "locks");
+		msgpack_pack_array(pk, l.n);
+		for (i = 0; i < l.n; i++)
+			ops_pack_lock_status(pk, &l.locks[i]);
+		ops_pack_int(pk, "total", l.total);
+		ops_pack_str(pk, "prefix", l.prefix);
+		req_result_end(c->r);
+		api_list_free(&l);
+	}
+	free(c);
+}
+
+/* list: optional prefix -> GET /locks[?prefix=]. */
+void
+op_list(struct req *r, const msgpack_object *params)
+{
+	struct ops_ctx	*c;
+	const char	*p = NULL, *why;
+	size_t		 plen = 0;
+	int		 e;
+
+	if ((c = ops_ctx_new(r, "list")) == NULL)
+		return;
+	e = octo_proto_get_str(params, "prefix", &p, &plen);
+	if (e == OCTO_ERR_AGAIN)
+		p = NULL;
+	else if (e != OCTO_OK) {
+		req_error_param(r, "prefix", "prefix: expected a string");
+		free(c);
+		return;
+	} else if (api_prefix_check(p, plen, &why) != OCTO_OK) {
+		req_error_param(r, "prefix", "prefix: %s", why);
+		free(c);
+		return;
+	}
+	ops_send(c, "GET", api_list_path(p, plen), NULL, 0, UPSTREAM_AUTH, ops_list_done);
+}
+
+/* rotate_token: AuthToken; persist and swap before answering. */
+static void
+ops_rotate_done(const struct upstream_result *res, void *arg)
+{
+	struct ops_ctx		*c = arg;
+	struct api_token	 t;
+	msgpack_packer		*pk;
+	int			 persisted;
+
+	ops_rotating = 0;
+	if (!ops_ok(res)) {
+		ops_fail(c, res);
+		free(c);
+		return;
+	}
+	if (api_parse_token(res->body, res->len, &t) != OCTO_OK) {
+		/* The old token may already be void: say so loudly. */
+		log_error("rotate_token: the server answered HTTP %ld but no usable "
+		    "AuthToken; the current token may have been invalidated", res->status);
+		ops_bad(c, res, "AuthToken");
+		free(c);
+		return;
+	}
+	if (token_replace(t.token, t.token_len, &persisted) != 0) {
+		log_error("rotate_token: the new token is unusable");
+		req_error(c->r, OCTO_ERR_BAD_UPSTREAM_RESPONSE, "rotate_token: the new "
+		    "token is unusable");
+	} else {
+		log_info("token rotated by uid=%u pid=%d; %s", (unsigned)c->r->uid,
+		    (int)c->r->pid, persisted ? "token file replaced" :
+		    "not persisted: memory only");
+		pk = req_result_begin(c->r);
+		msgpack_pack_map(pk, 4);
+		octo_proto_pack_str(pk, "rotated");
+		msgpack_pack_true(pk);
+		ops_pack_str(pk, "user_id", t.user_id);
+		ops_pack_str(pk, "namespace", t.namespace);
+		octo_proto_pack_str(pk, "persisted");
+		if (persisted)
+			msgpack_pack_true(pk);
+		else
+			msgpack_pack_false(pk);
+		req_result_end(c->r);
+	}
+	api_token_free(&t);
+	free(c);
+}
+
+/* rotate_token: admin only -> POST /auth/token/rotate. */
+void
+op_rotate_token(struct req *r, const msgpack_object *params)
+{
+	struct ops_ctx	*c;
+
+	(void)params;
+	if (!req_is_admin(r)) {
+		req_error(r, OCTO_ERR_PERMISSION_DENIED, "rotate_token is for root and "
+		    "admin_uids");
+		return;
+	}
+	if (ops_rotating) {
+		req_error(r, OCTO_ERR_BUSY, "a token rotation is already in progress");
+		return;
+	}
+	if ((c = ops_ctx_new(r, "rotate_token")) == NULL)
+		return;
+	if (ops_send(c, "POST", strdup("/auth/token/rotate"), NULL, 0,
+	    UPSTREAM_AUTH | UPSTREAM_SECRET, ops_rotate_done) == 0)
+		ops_rotating = 1;
+}

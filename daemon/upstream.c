@@ -1,0 +1,586 @@
+/* upstream.c - HTTP to the OctoStore server: libcurl multi driven by the libevent loop. */
+#include <sys/queue.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "config.h"
+#include "log.h"
+#include "octostore_err.h"
+#include "token.h"
+#include "upstream.h"
+
+#define UPSTREAM_PENDING_MAX	4096	/* transfers queued or running */
+#define UPSTREAM_IDLE_MAX	64	/* easy handles kept for reuse */
+
+/*
+ * The shape of curl's docs/examples/hiperfifo.c: curl tells us which sockets to watch
+ * (socket callback) and when to wake it (timer callback); libevent reports activity
+ * back through curl_multi_socket_action(), and finished transfers are collected with
+ * curl_multi_info_read().  Nothing here blocks: name resolution runs in curl's
+ * resolver thread and connections are non-blocking.
+ */
+
+/* One transfer in flight. */
+struct xfer {
+	CURL			*easy;
+	struct curl_slist	*hdrs;
+	char			*buf;		/* response body, NUL-terminated */
+	size_t			 len;
+	size_t			 cap;
+	int			 flags;
+	int			 too_large;
+	upstream_cb		 cb;
+	void			*arg;
+	char			 what[64];	/* "POST /locks/..." for logs, truncated */
+	char			 errbuf[CURL_ERROR_SIZE];
+	TAILQ_ENTRY(xfer)	 entry;
+};
+
+/* One socket curl asked us to watch. */
+struct usock {
+	curl_socket_t		 fd;
+	struct event		 ev;
+};
+
+static struct event_base	*up_base;
+static CURLM			*up_multi;
+static struct event		*up_timer;
+static TAILQ_HEAD(, xfer)	 up_xfers = TAILQ_HEAD_INITIALIZER(up_xfers);
+static unsigned			 up_nxfers;
+static CURL			*up_idle[UPSTREAM_IDLE_MAX];
+static unsigned			 up_nidle;
+static int			 up_running;
+
+static char			*up_base_url;	/* without a trailing '/' */
+static char			*up_ca_file;
+static int			 up_plain_http;
+static int			 up_http2;
+static long			 up_connect_ms;
+static long			 up_timeout_ms;
+
+static int			 up_reachable = -1;
+static int			 up_auth_ok = -1;
+static char			 up_last_error[64 + CURL_ERROR_SIZE + 8];
+
+static void	upstream_check_done(void);
+
+/* True if host (as curl returns it) is a loopback name or address. */
+static int
+upstream_loopback(const char *host)
+{
+	struct in_addr	a4;
+	struct in6_addr	a6;
+	char		buf[64];
+	size_t		n = strlen(host);
+
+	if (strcasecmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (n > 2 && n < sizeof(buf) && host[0] == '[' && host[n - 1] == ']') {
+		memcpy(buf, host + 1, n - 2);
+		buf[n - 2] = '\0';
+		if (inet_pton(AF_INET6, buf, &a6) == 1)
+			return IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	return 0;
+}
+
+/* Check base_url: http or https, no credentials, query or fragment; plain http to loopback only. */
+static int
+upstream_check_url(const char *url, int allow_insecure)
+{
+	CURLU	*u;
+	char	*scheme = NULL, *host = NULL, *part = NULL;
+	int	 rc = -1;
+
+	if ((u = curl_url()) == NULL)
+		return -1;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+		log_error("base_url %s: not a valid URL", url);
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+		log_error("base_url %s: no scheme or host", url);
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_QUERY, &part, 0) == CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) == CURLUE_OK) {
+		log_error("base_url %s: must not hold credentials, a query or a fragment", url);
+		goto out;
+	}
+	if (strcasecmp(scheme, "https") == 0)
+		up_plain_http = 0;
+	else if (strcasecmp(scheme, "http") == 0) {
+		up_plain_http = 1;
+		if (!upstream_loopback(host)) {
+			if (!allow_insecure) {
+				log_error("base_url %s: plain http is allowed only to a "
+				    "loopback address (the token would cross the network "
+				    "in clear); use https or set allow_insecure_http", url);
+				goto out;
+			}
+			log_warn("base_url %s: plain http to a non-loopback host "
+			    "(allow_insecure_http): the token crosses the network in clear",
+			    url);
+		}
+	} else {
+		log_error("base_url %s: scheme must be https (or http to loopback)", url);
+		goto out;
+	}
+	rc = 0;
+out:
+	curl_free(part);
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/* libevent saw activity on a socket curl watches. */
+static void
+upstream_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	int	action = 0, running;
+
+	(void)arg;
+	if (what & EV_READ)
+		action |= CURL_CSELECT_IN;
+	if (what & EV_WRITE)
+		action |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(up_multi, fd, action, &running);
+	upstream_check_done();
+	if (running <= 0 && up_timer != NULL)
+		evtimer_del(up_timer);
+}
+
+/* curl's timeout expired. */
+static void
+upstream_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	int	running;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	curl_multi_socket_action(up_multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	upstream_check_done();
+}
+
+/* CURLMOPT_TIMERFUNCTION: (re)arm or cancel our single timer. */
+static int
+upstream_timer_fn(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct timeval	tv;
+
+	(void)multi;
+	(void)userp;
+	if (timeout_ms < 0) {
+		evtimer_del(up_timer);
+		return 0;
+	}
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	return evtimer_add(up_timer, &tv) == 0 ? 0 : -1;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: watch, rewatch or forget socket s. */
+static int
+upstream_socket_fn(CURL *e, curl_socket_t s, int what, void *userp, void *sockp)
+{
+	struct usock	*us = sockp;
+	short		 kind = EV_PERSIST;
+
+	(void)e;
+	(void)userp;
+	if (what == CURL_POLL_REMOVE) {
+		if (us != NULL) {
+			event_del(&us->ev);
+			free(us);
+			curl_multi_assign(up_multi, s, NULL);
+		}
+		return 0;
+	}
+	if (what & CURL_POLL_IN)
+		kind |= EV_READ;
+	if (what & CURL_POLL_OUT)
+		kind |= EV_WRITE;
+	if (us == NULL) {
+		if ((us = calloc(1, sizeof(*us))) == NULL)
+			return -1;
+		us->fd = s;
+		curl_multi_assign(up_multi, s, us);
+	} else
+		event_del(&us->ev);
+	if (event_assign(&us->ev, up_base, s, kind, upstream_event_cb, NULL) != 0 ||
+	    event_add(&us->ev, NULL) != 0)
+		return -1;
+	return 0;
+}
+
+/* CURLOPT_WRITEFUNCTION: append to the body, refusing anything past the cap. */
+static size_t
+upstream_write_fn(char *ptr, size_t size, size_t nmemb, void *userp)
+{
+	struct xfer	*x = userp;
+	size_t		 n = size * nmemb, ncap;
+	char		*nbuf;
+
+	if (n > UPSTREAM_BODY_MAX - x->len) {
+		x->too_large = 1;
+		return 0;
+	}
+	if (x->len + n + 1 > x->cap) {
+		ncap = x->cap == 0 ? 1024 : x->cap;
+		while (ncap < x->len + n + 1)
+			ncap *= 2;
+		if ((nbuf = malloc(ncap)) == NULL)
+			return 0;
+		if (x->buf != NULL) {
+			memcpy(nbuf, x->buf, x->len);
+			if (x->flags & UPSTREAM_SECRET)
+				explicit_bzero(x->buf, x->cap);
+			free(x->buf);
+		}
+		x->buf = nbuf;
+		x->cap = ncap;
+	}
+	memcpy(x->buf + x->len, ptr, n);
+	x->len += n;
+	x->buf[x->len] = '\0';
+	return n;
+}
+
+/* Free a transfer, wiping its Authorization header and, if secret, its body. */
+static void
+upstream_xfer_free(struct xfer *x)
+{
+	struct curl_slist	*h;
+
+	for (h = x->hdrs; h != NULL; h = h->next)
+		explicit_bzero(h->data, strlen(h->data));
+	curl_slist_free_all(x->hdrs);
+	if (x->buf != NULL && (x->flags & UPSTREAM_SECRET))
+		explicit_bzero(x->buf, x->cap);
+	free(x->buf);
+	if (x->easy != NULL) {
+		if (up_running && up_nidle < UPSTREAM_IDLE_MAX) {
+			curl_easy_reset(x->easy);
+			up_idle[up_nidle++] = x->easy;
+		} else
+			curl_easy_cleanup(x->easy);
+	}
+	free(x);
+}
+
+/* Record a failure for the health view. */
+static void
+upstream_note_error(const char *what, const char *detail)
+{
+	snprintf(up_last_error, sizeof(up_last_error), "%s: %s", what, detail);
+}
+
+/* A transfer ended with curl result cr: report it and free it. */
+static void
+upstream_finish(struct xfer *x, CURLcode cr)
+{
+	struct upstream_result	res;
+	curl_off_t		retry = -1;
+	char			msg[64];
+
+	memset(&res, 0, sizeof(res));
+	res.retry_after_ms = -1;
+	curl_multi_remove_handle(up_multi, x->easy);
+	TAILQ_REMOVE(&up_xfers, x, entry);
+	up_nxfers--;
+
+	if (cr == CURLE_OK) {
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &res.status);
+		if (curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &retry) == CURLE_OK &&
+		    retry > 0 && retry < INT64_MAX / 1000)
+			res.retry_after_ms = (int64_t)retry * 1000;
+		res.body = x->buf != NULL ? x->buf : "";
+		res.len = x->len;
+		up_reachable = 1;
+		if (x->flags & UPSTREAM_AUTH) {
+			if (res.status == 401)
+				up_auth_ok = 0;
+			else if (res.status >= 200 && res.status < 300)
+				up_auth_ok = 1;
+		}
+		if (res.status >= 400) {
+			snprintf(msg, sizeof(msg), "HTTP %ld", res.status);
+			upstream_note_error(x->what, msg);
+		}
+		log_debug("upstream %s -> %ld (%zu bytes)", x->what, res.status, x->len);
+	} else {
+		if (x->too_large) {
+			res.err = OCTO_ERR_BAD_UPSTREAM_RESPONSE;
+			res.errmsg = "response body larger than 1 MiB";
+			up_reachable = 1;
+		} else {
+			res.err = cr == CURLE_OPERATION_TIMEDOUT ? OCTO_ERR_TIMEOUT :
+			    OCTO_ERR_UNAVAILABLE;
+			res.errmsg = x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(cr);
+			up_reachable = 0;
+		}
+		upstream_note_error(x->what, res.errmsg);
+		log_info("upstream %s failed: %s", x->what, res.errmsg);
+	}
+	x->cb(&res, x->arg);
+	upstream_xfer_free(x);
+}
+
+/* Collect finished transfers. */
+static void
+upstream_check_done(void)
+{
+	CURLMsg		*m;
+	struct xfer	*x;
+	CURLcode	 cr;
+	int		 left;
+
+	while ((m = curl_multi_info_read(up_multi, &left)) != NULL) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		cr = m->data.result;
+		if (curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x) !=
+		    CURLE_OK || x == NULL)
+			continue;
+		upstream_finish(x, cr);
+	}
+}
+
+/* Set up the pool. */
+int
+upstream_init(struct event_base *base, const struct config *cfg)
+{
+	const char	*url = cfg->base_url != NULL ? cfg->base_url :
+			    "https://api.octostore.io";
+	size_t		 n;
+	long		 max = cfg->upstream_max_connections > 0 ?
+			    (long)cfg->upstream_max_connections : 8;
+
+	if (upstream_check_url(url, cfg->allow_insecure_http) != 0)
+		return -1;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_error("libcurl initialisation failed");
+		return -1;
+	}
+	if ((up_base_url = strdup(url)) == NULL)
+		return -1;
+	n = strlen(up_base_url);
+	while (n > 0 && up_base_url[n - 1] == '/')
+		up_base_url[--n] = '\0';
+	if (cfg->ca_file != NULL && (up_ca_file = strdup(cfg->ca_file)) == NULL)
+		return -1;
+	up_http2 = cfg->http2;
+	up_connect_ms = cfg->connect_timeout_ms > 0 ? (long)cfg->connect_timeout_ms : 5000;
+	up_timeout_ms = cfg->request_timeout_ms > 0 ? (long)cfg->request_timeout_ms : 10000;
+
+	up_base = base;
+	if ((up_multi = curl_multi_init()) == NULL ||
+	    (up_timer = evtimer_new(base, upstream_timer_cb, NULL)) == NULL) {
+		log_error("cannot create the upstream pool");
+		return -1;
+	}
+	curl_multi_setopt(up_multi, CURLMOPT_SOCKETFUNCTION, upstream_socket_fn);
+	curl_multi_setopt(up_multi, CURLMOPT_TIMERFUNCTION, upstream_timer_fn);
+	curl_multi_setopt(up_multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max);
+	curl_multi_setopt(up_multi, CURLMOPT_MAX_HOST_CONNECTIONS, max);
+	curl_multi_setopt(up_multi, CURLMOPT_MAXCONNECTS, max);
+	curl_multi_setopt(up_multi, CURLMOPT_PIPELINING,
+	    up_http2 ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING);
+	up_running = 1;
+	log_info("upstream %s: up to %ld connections, %s, connect timeout %ld ms, "
+	    "request timeout %ld ms", up_base_url, max, up_http2 ? "HTTP/2" : "HTTP/1.1",
+	    up_connect_ms, up_timeout_ms);
+	return 0;
+}
+
+/* Fail pending transfers with shutting_down and release everything. */
+void
+upstream_shutdown(void)
+{
+	struct upstream_result	 res;
+	struct xfer		*x;
+
+	if (up_multi == NULL)
+		return;
+	up_running = 0;
+	memset(&res, 0, sizeof(res));
+	res.err = OCTO_ERR_SHUTTING_DOWN;
+	res.retry_after_ms = -1;
+	res.errmsg = "daemon is shutting down";
+	while ((x = TAILQ_FIRST(&up_xfers)) != NULL) {
+		curl_multi_remove_handle(up_multi, x->easy);
+		TAILQ_REMOVE(&up_xfers, x, entry);
+		up_nxfers--;
+		x->cb(&res, x->arg);
+		upstream_xfer_free(x);
+	}
+	while (up_nidle > 0)
+		curl_easy_cleanup(up_idle[--up_nidle]);
+	curl_multi_cleanup(up_multi);	/* closes connections: REMOVE for each socket */
+	up_multi = NULL;
+	if (up_timer != NULL)
+		event_free(up_timer);
+	up_timer = NULL;
+	free(up_base_url);
+	free(up_ca_file);
+	up_base_url = up_ca_file = NULL;
+	curl_global_cleanup();
+}
+
+/* Append a header line; 0 or -1. */
+static int
+upstream_header(struct xfer *x, const char *line)
+{
+	struct curl_slist	*h;
+
+	if ((h = curl_slist_append(x->hdrs, line)) == NULL)
+		return -1;
+	x->hdrs = h;
+	return 0;
+}
+
+/* Add "Authorization: Bearer <token>", wiping the temporary copy. */
+static int
+upstream_auth_header(struct xfer *x)
+{
+	static const char	 prefix[] = "Authorization: Bearer ";
+	char			 line[sizeof(prefix) + 4096 + 1];
+	const char		*tok;
+	size_t			 len;
+	int			 rc;
+
+	if ((tok = token_get(&len)) == NULL)
+		return OCTO_ERR_AUTHENTICATION_REQUIRED;
+	if (len > sizeof(line) - sizeof(prefix))
+		return OCTO_ERR_INTERNAL;
+	memcpy(line, prefix, sizeof(prefix) - 1);
+	memcpy(line + sizeof(prefix) - 1, tok, len);
+	line[sizeof(prefix) - 1 + len] = '\0';
+	rc = upstream_header(x, line) == 0 ? OCTO_OK : OCTO_ERR_NOMEM;
+	explicit_bzero(line, sizeof(line));
+	return rc;
+}
+
+/* Start a transfer. */
+int
+upstream_request(const char *method, const char *path, const char *body, int flags,
+    upstream_cb cb, void *arg)
+{
+	struct xfer	*x;
+	CURL		*e;
+	char		*url = NULL;
+	int		 post = strcmp(method, "POST") == 0, rc = OCTO_ERR_NOMEM;
+
+	if (!up_running)
+		return OCTO_ERR_SHUTTING_DOWN;
+	if (up_nxfers >= UPSTREAM_PENDING_MAX)
+		return OCTO_ERR_BUSY;
+	if ((flags & UPSTREAM_AUTH) && token_get(NULL) == NULL)
+		return OCTO_ERR_AUTHENTICATION_REQUIRED;
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		return OCTO_ERR_NOMEM;
+	x->flags = flags;
+	x->cb = cb;
+	x->arg = arg;
+	snprintf(x->what, sizeof(x->what), "%s %s", method, path);
+	if (up_nidle > 0)
+		x->easy = up_idle[--up_nidle];
+	else if ((x->easy = curl_easy_init()) == NULL)
+		goto fail;
+	e = x->easy;
+
+	if (asprintf(&url, "%s%s", up_base_url, path) == -1) {
+		url = NULL;
+		goto fail;
+	}
+	if (upstream_header(x, "Accept: application/json") != 0 ||
+	    upstream_header(x, "Expect:") != 0 ||
+	    (body != NULL && upstream_header(x, "Content-Type: application/json") != 0))
+		goto fail;
+	if ((flags & UPSTREAM_AUTH) && (rc = upstream_auth_header(x)) != OCTO_OK)
+		goto fail;
+	rc = OCTO_ERR_NOMEM;
+
+	/* Never CURLOPT_VERBOSE or a debug callback: they would print the token. */
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, up_connect_ms);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, up_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "octostored/" PACKAGE_VERSION);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, up_http2 ? CURL_HTTP_VERSION_2TLS :
+	    CURL_HTTP_VERSION_1_1);
+	if (up_http2)
+		curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (up_ca_file != NULL)
+		curl_easy_setopt(e, CURLOPT_CAINFO, up_ca_file);
+	/* A proxy from the environment must not carry a clear-text token off the host. */
+	if (up_plain_http)
+		curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, upstream_write_fn);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+	if (post) {
+		/* A body-less POST still sends Content-Length: 0. */
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, body != NULL ?
+		    (long)strlen(body) : 0L);
+		if (curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body != NULL ? body : "") !=
+		    CURLE_OK)
+			goto fail;
+	} else
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+
+	if (curl_multi_add_handle(up_multi, e) != CURLM_OK) {
+		rc = OCTO_ERR_INTERNAL;
+		goto fail;
+	}
+	free(url);
+	TAILQ_INSERT_TAIL(&up_xfers, x, entry);
+	up_nxfers++;
+	return OCTO_OK;
+fail:
+	free(url);
+	upstream_xfer_free(x);
+	return rc;
+}
+
+/* The daemon's view of the server. */
+void
+upstream_view(struct upstream_view *v)
+{
+	v->reachable = up_reachable;
+	v->auth_ok = up_auth_ok;
+	v->last_error = up_last_error[0] != '\0' ? up_last_error : NULL;
+	v->base_url = up_base_url;
+}
+
+/* Transfers in progress. */
+unsigned
+upstream_pending(void)
+{
+	return up_nxfers;
+}
