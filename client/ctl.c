@@ -1,1 +1,319 @@
-int main(void) { return 1; }
+/* ctl.c - octostorectl, the command-line client of octostored. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "ctl.h"
+
+/*
+ * Exit status (sysexits.h values where one fits; keep in step with usage()):
+ *   0  success
+ *   1  other error (lease_not_current, not_found, not_owner, ...)
+ *  10  acquire: the lock is held by another holder or in its release delay
+ *  11  reserved: busy / wait timed out (lock waits)
+ *  64  usage error
+ *  65  invalid argument or validation error
+ *  69  daemon unavailable: cannot connect, or the connection was lost
+ *  70  internal error
+ *  75  temporary failure: server unreachable, timeout, rate limited, busy
+ *  77  permission denied or authentication failure
+ */
+
+#define CTL_TIMEOUT_DEFAULT	30000	/* ms */
+
+/* Options of the subcommands, as bits saying which command takes which. */
+#define OPT_TTL		0x1
+#define OPT_METADATA	0x2
+#define OPT_LOCK_DELAY	0x4
+#define OPT_PREFIX	0x8
+
+struct ctl_opts ctl_opts = { .lock_delay = -1, .timeout_ms = CTL_TIMEOUT_DEFAULT };
+
+struct ctl_cmd {
+	const char	*name;
+	int		(*fn)(struct octo_client *, char **);
+	int		 minargs;
+	int		 maxargs;
+	unsigned	 opts;
+};
+
+static const struct ctl_cmd ctl_cmds[] = {
+	{ "ping", ctl_ping, 0, 1, 0 },
+	{ "daemon-status", ctl_daemon_status, 0, 0, 0 },
+	{ "health", ctl_health, 0, 0, 0 },
+	{ "acquire", ctl_acquire, 1, 1, OPT_TTL | OPT_METADATA | OPT_LOCK_DELAY },
+	{ "release", ctl_release, 2, 2, 0 },
+	{ "renew", ctl_renew, 2, 2, OPT_TTL },
+	{ "status", ctl_status, 1, 1, 0 },
+	{ "list", ctl_list, 0, 0, OPT_PREFIX },
+	{ "rotate-token", ctl_rotate_token, 0, 0, 0 },
+};
+
+static const struct option ctl_longopts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "socket", required_argument, NULL, 's' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "ttl", required_argument, NULL, 'T' },
+	{ "metadata", required_argument, NULL, 'M' },
+	{ "lock-delay", required_argument, NULL, 'D' },
+	{ "prefix", required_argument, NULL, 'P' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* Print the help text. */
+static void
+usage(FILE *f)
+{
+	fputs(
+"usage: octostorectl [options] command [args]\n"
+"\n"
+"Commands:\n"
+"  ping [PAYLOAD]          check that the daemon answers (echoes PAYLOAD)\n"
+"  daemon-status           daemon version, uptime, connections and counters\n"
+"  health                  the OctoStore server's health as the daemon sees it\n"
+"  acquire NAME [--ttl S] [--metadata M] [--lock-delay S]\n"
+"                          acquire lock NAME for S seconds (default 60)\n"
+"  release NAME LEASE_ID   release a lease\n"
+"  renew NAME LEASE_ID [--ttl S]\n"
+"                          extend a lease to S seconds from now (default 60)\n"
+"  status NAME             show one lock\n"
+"  list [--prefix P]       list locks, optionally only names starting with P\n"
+"  rotate-token            have the daemon rotate its API token (admin only)\n"
+"\n"
+"Options:\n"
+"  -s, --socket PATH       daemon socket (default: $" OCTO_SOCKET_ENV ", else\n"
+"                          " OCTO_DEFAULT_SOCKET ")\n"
+"  -j, --json              machine-readable JSON on standard output\n"
+"  -t, --timeout MS        wait at most MS milliseconds for each reply\n"
+"                          (default 30000)\n"
+"  -h, --help              show this help and exit\n"
+"  -V, --version           show the version and exit\n"
+"\n"
+"Exit status:\n"
+"   0  success\n"
+"   1  other error (lease_not_current, not_found, not_owner, ...)\n"
+"  10  acquire: the lock is held by another holder or in its release delay\n"
+"  11  reserved: busy / wait timed out\n"
+"  64  usage error\n"
+"  65  invalid argument or validation error\n"
+"  69  daemon unavailable (cannot connect, or the connection was lost)\n"
+"  70  internal error\n"
+"  75  temporary failure (server unreachable, timeout, rate limited): retry\n"
+"  77  permission denied or authentication failure\n", f);
+}
+
+/* Complain about the command line. */
+static int
+ctl_usage_error(const char *msg, const char *arg)
+{
+	fprintf(stderr, "octostorectl: %s", msg);
+	if (arg != NULL) {
+		fputs(": ", stderr);
+		ctl_put_esc(stderr, arg, strlen(arg));
+	}
+	fputs("\nTry 'octostorectl --help'.\n", stderr);
+	return CTL_EXIT_USAGE;
+}
+
+/* Parse a decimal integer within [min, max]. */
+static int
+ctl_parse_int(const char *s, long min, long max, int *out)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* Exit status for an error code. */
+int
+ctl_exit_status(int r)
+{
+	switch (r) {
+	case OCTO_OK:
+		return CTL_EXIT_OK;
+	case OCTO_ERR_LOCK_HELD:
+	case OCTO_ERR_LOCK_DELAYED:
+		return CTL_EXIT_HELD;
+	case OCTO_ERR_INVALID_ARGUMENT:
+	case OCTO_ERR_INVALID_INPUT:
+	case OCTO_ERR_INVALID_TTL:
+	case OCTO_ERR_INVALID_LOCK_NAME:
+	case OCTO_ERR_TOO_LARGE:
+		return CTL_EXIT_DATAERR;
+	case OCTO_ERR_CLOSED:
+		return CTL_EXIT_UNAVAILABLE;
+	case OCTO_ERR_INTERNAL:
+	case OCTO_ERR_SYSTEM:
+	case OCTO_ERR_NOMEM:
+	case OCTO_ERR_PROTOCOL:
+	case OCTO_ERR_UNSUPPORTED_VERSION:
+		return CTL_EXIT_SOFTWARE;
+	case OCTO_ERR_UNAVAILABLE:
+	case OCTO_ERR_TIMEOUT:
+	case OCTO_ERR_BUSY:
+	case OCTO_ERR_SHUTTING_DOWN:
+	case OCTO_ERR_BAD_UPSTREAM_RESPONSE:
+	case OCTO_ERR_RATE_LIMITED:
+	case OCTO_ERR_CAPACITY_EXCEEDED:
+	case OCTO_ERR_UPSTREAM_UNAVAILABLE:
+	case OCTO_ERR_UPSTREAM_INTERNAL:
+		return CTL_EXIT_TEMPFAIL;
+	case OCTO_ERR_PERMISSION_DENIED:
+	case OCTO_ERR_AUTHENTICATION_REQUIRED:
+	case OCTO_ERR_AUTHENTICATION_FAILED:
+	case OCTO_ERR_FORBIDDEN:
+		return CTL_EXIT_NOPERM;
+	default:
+		return CTL_EXIT_OTHER;
+	}
+}
+
+/* Report a failed call on stderr (and as JSON on stdout with --json). */
+int
+ctl_fail(struct octo_client *c, const char *cmd, int r)
+{
+	const char	*param = octo_last_error_param(c);
+	const char	*reqid = octo_last_error_request_id(c);
+	const char	*code = octo_last_error_code(c);
+	const char	*msg = octo_last_error_message(c);
+	int64_t		 retry = octo_last_error_retry_after_ms(c);
+	json_t		*o, *e;
+
+	fprintf(stderr, "octostorectl: %s: ", cmd);
+	ctl_put_esc(stderr, msg, strlen(msg));
+	fputs(" (", stderr);
+	ctl_put_esc(stderr, code, strlen(code));
+	if (param != NULL) {
+		fputs(", param=", stderr);
+		ctl_put_esc(stderr, param, strlen(param));
+	}
+	if (retry >= 0)
+		fprintf(stderr, ", retry_after_ms=%lld", (long long)retry);
+	if (reqid != NULL) {
+		fputs(", request_id=", stderr);
+		ctl_put_esc(stderr, reqid, strlen(reqid));
+	}
+	fputs(")\n", stderr);
+
+	if (ctl_opts.json) {
+		e = json_object();
+		ctl_json_str(e, "code", code);
+		ctl_json_str(e, "message", msg);
+		if (param != NULL)
+			ctl_json_str(e, "param", param);
+		if (retry >= 0)
+			json_object_set_new(e, "retry_after_ms", json_integer(retry));
+		if (reqid != NULL)
+			ctl_json_str(e, "request_id", reqid);
+		o = json_object();
+		json_object_set_new(o, "error", e);
+		ctl_json_print(o);
+	}
+	return ctl_exit_status(r);
+}
+
+/* Parse the command line, connect, run one command. */
+int
+main(int argc, char **argv)
+{
+	const struct ctl_cmd	*cmd = NULL;
+	struct octo_client	*c;
+	const char		*path;
+	unsigned		 used = 0;
+	size_t			 i;
+	int			 ch, nargs, r, status, saved;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":hjs:t:V", ctl_longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			usage(stdout);
+			return CTL_EXIT_OK;
+		case 'V':
+			printf("octostorectl (octostored) %s\n", PACKAGE_VERSION);
+			return CTL_EXIT_OK;
+		case 'j':
+			ctl_opts.json = 1;
+			break;
+		case 's':
+			ctl_opts.socket = optarg;
+			break;
+		case 't':
+			if (ctl_parse_int(optarg, 0, INT_MAX, &ctl_opts.timeout_ms) != 0)
+				return ctl_usage_error("bad --timeout", optarg);
+			break;
+		case 'T':
+			if (ctl_parse_int(optarg, 1, INT_MAX, &ctl_opts.ttl) != 0)
+				return ctl_usage_error("bad --ttl", optarg);
+			used |= OPT_TTL;
+			break;
+		case 'M':
+			ctl_opts.metadata = optarg;
+			used |= OPT_METADATA;
+			break;
+		case 'D':
+			if (ctl_parse_int(optarg, 0, INT_MAX, &ctl_opts.lock_delay) != 0)
+				return ctl_usage_error("bad --lock-delay", optarg);
+			used |= OPT_LOCK_DELAY;
+			break;
+		case 'P':
+			ctl_opts.prefix = optarg;
+			used |= OPT_PREFIX;
+			break;
+		case ':':
+			return ctl_usage_error("option needs a value", argv[optind - 1]);
+		default:
+			return ctl_usage_error("unknown option", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return ctl_usage_error("no command given", NULL);
+	for (i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++) {
+		if (strcmp(argv[optind], ctl_cmds[i].name) == 0)
+			cmd = &ctl_cmds[i];
+	}
+	if (cmd == NULL)
+		return ctl_usage_error("unknown command", argv[optind]);
+	nargs = argc - optind - 1;
+	if (nargs < cmd->minargs)
+		return ctl_usage_error("missing argument for", cmd->name);
+	if (nargs > cmd->maxargs)
+		return ctl_usage_error("too many arguments for", cmd->name);
+	if ((used & ~cmd->opts) != 0)
+		return ctl_usage_error("option not valid for", cmd->name);
+
+	path = octo_socket_path(ctl_opts.socket);
+	if ((r = octo_connect(path, ctl_opts.timeout_ms, &c)) != OCTO_OK) {
+		saved = errno;
+		fputs("octostorectl: cannot connect to ", stderr);
+		ctl_put_esc(stderr, path, strlen(path));
+		if (r == OCTO_ERR_SYSTEM) {
+			fprintf(stderr, ": %s\n", strerror(saved));
+			return saved == EACCES || saved == EPERM ? CTL_EXIT_NOPERM :
+			    CTL_EXIT_UNAVAILABLE;
+		}
+		fprintf(stderr, ": %s\n", octo_strerror(r));
+		return r == OCTO_ERR_INVALID_ARGUMENT ? CTL_EXIT_USAGE :
+		    CTL_EXIT_UNAVAILABLE;
+	}
+	status = cmd->fn(c, argv + optind + 1);
+	octo_close(c);
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "octostorectl: stdout: %s\n", strerror(errno));
+		return CTL_EXIT_SOFTWARE;
+	}
+	return status;
+}

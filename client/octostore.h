@@ -1,1 +1,280 @@
-/* placeholder */
+/* octostore.h - liboctostore, the client library of octostored. */
+#ifndef OCTOSTORE_H
+#define OCTOSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <octostore_err.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * liboctostore talks to a local octostored over its Unix socket (proto/PROTOCOL.md).
+ *
+ * Conventions:
+ * - Every fallible call returns an enum octo_err value: OCTO_OK or an error code.  Wording
+ *   is left to the caller: octo_strerror() for the code, octo_last_error_message() for the
+ *   daemon's own message.  The library never prints, never exits and never raises signals
+ *   (writes use MSG_NOSIGNAL).
+ * - OCTO_ERR_SYSTEM means a system call failed: errno holds the cause and is left intact.
+ * - Calls are synchronous and each one is bounded by the client's timeout (octo_connect(),
+ *   octo_set_timeout()), measured on the monotonic clock.  A call that times out returns
+ *   OCTO_ERR_TIMEOUT and the connection stays usable: the late reply is discarded.
+ * - After OCTO_ERR_CLOSED, OCTO_ERR_PROTOCOL or OCTO_ERR_TOO_LARGE from the connection
+ *   itself (the daemon hung up, or sent a reply that is malformed or over the size limit),
+ *   the connection is dead and every later call returns OCTO_ERR_CLOSED; octo_close() it.
+ * - A struct octo_client is not thread-safe; use one per thread or lock around it.
+ * - Result structs are filled by the library and owned by the caller.  Strings in them
+ *   are fixed NUL-terminated arrays ("" when the daemon sent nil or nothing), except
+ *   struct octo_lock_list, whose array is allocated and freed by octo_list_free().  On
+ *   error a result struct is zeroed, except where a call documents otherwise.
+ */
+
+#ifndef OCTO_DEFAULT_SOCKET
+#define OCTO_DEFAULT_SOCKET	"/run/octostored/octostored.sock"
+#endif
+#ifndef OCTO_SOCKET_ENV
+#define OCTO_SOCKET_ENV		"OCTOSTORED_SOCKET"
+#endif
+
+/* Sizes of the fixed string fields below, each including its terminating NUL. */
+#define OCTO_NAME_SIZE		257	/* lock names: at most 256 bytes */
+#define OCTO_ID_SIZE		129	/* lease, holder, user and request ids */
+#define OCTO_TIME_SIZE		64	/* RFC 3339 timestamps */
+#define OCTO_METADATA_SIZE	1025	/* metadata: at most 1,024 bytes */
+#define OCTO_METHOD_SIZE	65	/* method names: at most 64 bytes */
+#define OCTO_VERSION_SIZE	64
+#define OCTO_TEXT_SIZE		512	/* free-form text, truncated to fit */
+#define OCTO_MAX_METHODS	32	/* method entries kept from hello/daemon_status */
+
+struct octo_client;
+
+/*
+ * Connect to the daemon.  socket_path NULL means $OCTOSTORED_SOCKET, else
+ * OCTO_DEFAULT_SOCKET.  timeout_ms bounds the connect and becomes the client's per-call
+ * timeout (-1: wait forever).  Returns OCTO_OK and sets *out, or OCTO_ERR_SYSTEM with
+ * errno (ENOENT, ECONNREFUSED, EACCES, ...), OCTO_ERR_TIMEOUT, OCTO_ERR_INVALID_ARGUMENT
+ * (path too long), OCTO_ERR_NOMEM.
+ */
+OCTO_API int octo_connect(const char *socket_path, int timeout_ms,
+    struct octo_client **out);
+
+/* The socket path octo_connect() uses for socket_path (NULL: environment, default). */
+OCTO_API const char *octo_socket_path(const char *socket_path);
+
+/* Close the connection and free the client; NULL is allowed.  Queued events are dropped. */
+OCTO_API void octo_close(struct octo_client *c);
+
+/*
+ * The connected socket, for the caller's event loop: when it polls readable, call
+ * octo_poll_events().  Do not read from, write to or close it directly.
+ */
+OCTO_API int octo_fd(const struct octo_client *c);
+
+/* Set the timeout of each later call in milliseconds; -1 waits forever. */
+OCTO_API void octo_set_timeout(struct octo_client *c, int timeout_ms);
+
+/*
+ * Largest reply accepted, in bytes (default 65,536, like the daemon).  A reply over it
+ * fails the call with OCTO_ERR_TOO_LARGE and kills the connection.  Returns
+ * OCTO_ERR_INVALID_ARGUMENT outside 1 KiB..16 MiB.
+ */
+OCTO_API int octo_set_max_message_size(struct octo_client *c, size_t size);
+
+/*
+ * The last call's error, for reports.  These describe the most recent call on c (each
+ * call resets them) and stay valid until the next call.
+ * - octo_last_error: the code returned (OCTO_OK after a success).
+ * - octo_last_error_code: the wire code string as the daemon sent it, which may be an
+ *   upstream code this library does not know (then the call returned
+ *   OCTO_ERR_UPSTREAM_OTHER); "ok" after a success.  Never NULL.
+ * - octo_last_error_message: the daemon's message, or a local description.  Untrusted
+ *   text from the server: escape it before showing it on a terminal.  Never NULL.
+ * - octo_last_error_param: the parameter at fault (invalid_argument), or NULL.
+ * - octo_last_error_retry_after_ms: when to retry, or -1 when the daemon gave no hint.
+ * - octo_last_error_request_id: the OctoStore server's request id, or NULL.
+ */
+OCTO_API int octo_last_error(const struct octo_client *c);
+OCTO_API const char *octo_last_error_code(const struct octo_client *c);
+OCTO_API const char *octo_last_error_message(const struct octo_client *c);
+OCTO_API const char *octo_last_error_param(const struct octo_client *c);
+OCTO_API int64_t octo_last_error_retry_after_ms(const struct octo_client *c);
+OCTO_API const char *octo_last_error_request_id(const struct octo_client *c);
+
+/* Notifications from the daemon (PROTOCOL.md "Notifications"). */
+enum octo_event_type {
+	OCTO_EVENT_OTHER = 0,		/* a notification this library does not know */
+	OCTO_EVENT_LEASE_LOST = 1	/* "lease_lost": treat the lease as gone */
+};
+
+/* One notification; every pointer is valid only during the callback. */
+struct octo_event {
+	int		 type;		/* enum octo_event_type */
+	const char	*method;	/* wire name, e.g. "lease_lost" */
+	const char	*name;		/* lease_lost: lock name ("" if absent) */
+	const char	*lease_id;	/* lease_lost */
+	const char	*reason;	/* lease_lost: expired, lease_not_current, ... */
+	uint64_t	 fencing_token;	/* lease_lost; 0 if absent */
+};
+
+typedef void (*octo_notify_cb)(struct octo_client *c, const struct octo_event *ev,
+    void *arg);
+
+/*
+ * Register the notification callback (NULL to unset).  Notifications are never lost:
+ * those read while a synchronous call waits for its reply are queued, and the queue is
+ * delivered just before that call returns, or by the next octo_poll_events().  The
+ * callback never runs in the middle of a call, may make calls on c itself, and must
+ * not octo_close() c.  Without a callback, up to 1,024 events wait in the queue.
+ */
+OCTO_API void octo_set_notify_cb(struct octo_client *c, octo_notify_cb cb, void *arg);
+
+/*
+ * Read whatever has arrived without blocking and deliver queued notifications to the
+ * callback.  Returns OCTO_OK (also when nothing arrived), or OCTO_ERR_CLOSED when the
+ * daemon hung up (events received before that are delivered first), or another
+ * connection error.
+ */
+OCTO_API int octo_poll_events(struct octo_client *c);
+
+/* Number of notifications waiting in the queue (received, not yet delivered). */
+OCTO_API size_t octo_pending_events(const struct octo_client *c);
+
+/* hello: protocol handshake.  client_name may be NULL; out may be NULL. */
+struct octo_hello {
+	int		protocol;		/* protocol version of the daemon */
+	char		version[OCTO_VERSION_SIZE];	/* daemon version */
+	uint64_t	max_message_size;	/* 0 if not reported */
+	size_t		nmethods;		/* at most OCTO_MAX_METHODS */
+	char		methods[OCTO_MAX_METHODS][OCTO_METHOD_SIZE];
+};
+OCTO_API int octo_hello(struct octo_client *c, const char *client_name,
+    struct octo_hello *out);
+
+/*
+ * ping: round trip.  With payload non-NULL, len bytes are sent (msgpack bin) and the
+ * echo is copied into echo (echosz bytes of room) with its length in *echolen; an echo
+ * longer than echosz is truncated and the call returns OCTO_ERR_TOO_LARGE.  echo and
+ * echolen may be NULL when the echo is not wanted.
+ */
+OCTO_API int octo_ping(struct octo_client *c, const void *payload, size_t len,
+    void *echo, size_t echosz, size_t *echolen);
+
+/* daemon_status: the daemon's counters. */
+struct octo_method_count {
+	char		method[OCTO_METHOD_SIZE];
+	uint64_t	count;
+};
+struct octo_daemon_status {
+	char		version[OCTO_VERSION_SIZE];
+	int64_t		pid;
+	uint64_t	uptime_ms;
+	uint64_t	connections;		/* open now */
+	uint64_t	connections_total;	/* accepted since start */
+	uint64_t	errors;			/* error replies since start */
+	size_t		nrequests;		/* at most OCTO_MAX_METHODS */
+	struct octo_method_count requests[OCTO_MAX_METHODS];
+};
+OCTO_API int octo_daemon_status(struct octo_client *c, struct octo_daemon_status *out);
+
+/* health: the OctoStore server's health as the daemon sees it. */
+struct octo_health {
+	char		status[16];		/* "ok", "degraded" or "unavailable" */
+	char		base_url[OCTO_TEXT_SIZE];
+	int		reachable;		/* 1 or 0 */
+	int		auth_ok;		/* 1, 0, or -1 when unknown */
+	char		last_error[OCTO_TEXT_SIZE];	/* "" when none */
+	char		upstream_status[64];	/* the server's /health status, "" if nil */
+	char		storage[64];		/* "" if nil */
+	int64_t		db_size_bytes;		/* -1 if nil */
+};
+OCTO_API int octo_health(struct octo_client *c, struct octo_health *out);
+
+/* acquire: take a lock. */
+enum octo_acquire_status {
+	OCTO_ACQUIRE_ACQUIRED = 1,
+	OCTO_ACQUIRE_HELD = 2,		/* another holder has it */
+	OCTO_ACQUIRE_DELAYED = 3	/* free, but in its release delay */
+};
+struct octo_acquire_result {
+	int		status;			/* enum octo_acquire_status */
+	char		name[OCTO_NAME_SIZE];
+	char		lease_id[OCTO_ID_SIZE];		/* acquired */
+	uint64_t	fencing_token;			/* acquired */
+	char		expires_at[OCTO_TIME_SIZE];	/* acquired, held */
+	int64_t		renew_after_ms;			/* acquired; -1 if absent */
+	char		holder_id[OCTO_ID_SIZE];	/* held */
+	int64_t		retry_after_ms;			/* held, delayed; -1 if absent */
+	int		has_metadata;			/* metadata was not nil */
+	size_t		metadata_len;
+	char		metadata[OCTO_METADATA_SIZE];	/* acquired, held */
+	char		available_at[OCTO_TIME_SIZE];	/* delayed */
+};
+
+/*
+ * Acquire name for ttl seconds (0: the daemon's default, 60).  metadata may be NULL;
+ * lock_delay is the release delay in seconds (-1: not sent).  Returns OCTO_OK when
+ * acquired; OCTO_ERR_LOCK_HELD or OCTO_ERR_LOCK_DELAYED when someone else has the lock,
+ * with out filled (status, holder_id, expires_at, retry_after_ms, available_at) and
+ * octo_last_error_retry_after_ms() set, like the SDK's LockHeldError.
+ */
+OCTO_API int octo_acquire(struct octo_client *c, const char *name, int ttl,
+    const char *metadata, int lock_delay, struct octo_acquire_result *out);
+
+/* release: give a lease back.  OCTO_ERR_LEASE_NOT_CURRENT when stale or unknown. */
+OCTO_API int octo_release(struct octo_client *c, const char *name,
+    const char *lease_id);
+
+/* renew: extend a lease to ttl seconds from now (0: the daemon's default). */
+struct octo_renew_result {
+	char		name[OCTO_NAME_SIZE];
+	char		lease_id[OCTO_ID_SIZE];
+	char		expires_at[OCTO_TIME_SIZE];
+	int64_t		renew_after_ms;		/* -1 if absent */
+};
+OCTO_API int octo_renew(struct octo_client *c, const char *name, const char *lease_id,
+    int ttl, struct octo_renew_result *out);
+
+/* status: one lock. */
+struct octo_lock_info {
+	char		name[OCTO_NAME_SIZE];
+	int		held;			/* 1 held, 0 free */
+	char		holder_id[OCTO_ID_SIZE];	/* "" when free */
+	uint64_t	fencing_token;
+	char		expires_at[OCTO_TIME_SIZE];	/* "" when free */
+	int		has_metadata;
+	size_t		metadata_len;
+	char		metadata[OCTO_METADATA_SIZE];
+};
+OCTO_API int octo_status(struct octo_client *c, const char *name,
+    struct octo_lock_info *out);
+
+/* list: locks whose names start with prefix (NULL: all the caller may see). */
+struct octo_lock_list {
+	struct octo_lock_info *locks;		/* nlocks entries, freed by octo_list_free */
+	size_t		nlocks;
+	uint64_t	total;			/* as reported by the server */
+	int		has_prefix;
+	char		prefix[OCTO_NAME_SIZE];	/* the prefix the server applied */
+};
+OCTO_API int octo_list(struct octo_client *c, const char *prefix,
+    struct octo_lock_list *out);
+
+/* Free what octo_list() allocated and zero the list; safe on a zeroed list. */
+OCTO_API void octo_list_free(struct octo_lock_list *l);
+
+/* rotate_token: have the daemon rotate its bearer token (admin only). */
+struct octo_rotate_result {
+	char		user_id[OCTO_ID_SIZE];
+	char		ns[OCTO_NAME_SIZE];	/* namespace, "" if nil */
+	int		persisted;		/* the new token was written to its file */
+};
+OCTO_API int octo_rotate_token(struct octo_client *c, struct octo_rotate_result *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* OCTOSTORE_H */

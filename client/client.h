@@ -1,0 +1,81 @@
+/* client.h - liboctostore internals shared by the client/ sources; not installed. */
+#ifndef CLIENT_H
+#define CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "octo_proto.h"
+#include "octostore.h"
+
+/* A notification waiting for delivery; strings live in the same allocation. */
+struct client_event {
+	struct client_event *next;
+	int		 type;
+	uint64_t	 fencing_token;
+	const char	*method;
+	const char	*name;
+	const char	*lease_id;
+	const char	*reason;
+};
+
+#define CLIENT_EVENTS_MAX	1024
+
+struct octo_client {
+	int		 fd;
+	int		 dead;		/* connection unusable: every call fails */
+	int		 timeout_ms;
+	uint32_t	 next_msgid;
+	struct octo_proto_limits lim;
+
+	char		*in;		/* bytes read; in[inoff..inlen) not yet consumed */
+	size_t		 inoff;
+	size_t		 inlen;
+	size_t		 insize;
+	size_t		 held;		/* length of the reply being examined at in[0] */
+	msgpack_zone	 zone;		/* decoded objects of that reply */
+
+	msgpack_sbuffer	 out;		/* requests not yet written */
+	size_t		 outoff;
+	size_t		 reqstart;	/* where the request being packed begins */
+	int		 packfail;	/* packing it ran out of memory */
+	msgpack_packer	 pk;
+
+	int		 err;		/* the last call's error, see octo_last_error_*() */
+	char		 errcode[OCTO_METHOD_SIZE];
+	char		 errmsg[OCTO_TEXT_SIZE];
+	char		 errparam[OCTO_METHOD_SIZE];
+	char		 errreqid[OCTO_ID_SIZE];
+	int64_t		 retry_after_ms;
+
+	octo_notify_cb	 cb;
+	void		*cbarg;
+	struct client_event *evhead;
+	struct client_event *evtail;
+	size_t		 nevents;
+	int		 delivering;
+};
+
+/* Start a call: reset the last error and return the packer for one params map. */
+msgpack_packer	*client_begin(struct octo_client *, const char *, uint32_t *);
+
+/*
+ * Send the request begun by client_begin() and wait for its reply.  On OCTO_OK,
+ * *result is the reply's result map, valid until client_end().  An error reply from
+ * the daemon is recorded as the last error and returned.
+ */
+int	 client_call(struct octo_client *, uint32_t, const msgpack_object **);
+
+/* Finish a call: drop the reply, deliver queued events; returns r unchanged. */
+int	 client_end(struct octo_client *, int);
+
+/* Record a local error as the last error; keeps errno.  Returns err. */
+int	 client_error(struct octo_client *, int, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+/* Copy a counted string, truncating to fit; embedded NULs end the C string early. */
+void	 client_copy_text(char *, size_t, const char *, size_t);
+
+#endif /* CLIENT_H */
