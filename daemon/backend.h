@@ -1,0 +1,58 @@
+/* backend.h - the lock authority behind the lease registry (remote OctoStore server). */
+#ifndef BACKEND_H
+#define BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * What an operation reports, valid only during the callback.  err is OCTO_OK for a
+ * successful answer; otherwise the error, with transient set when retrying may help
+ * (transport failures, timeouts, 5xx, rate_limited, capacity_exceeded) and lost set
+ * when the answer proves the lease or session is gone (lease_not_current, not_found,
+ * 401, session_expired).  A transport error is never proof of loss.
+ */
+struct backend_result {
+	int		 err;
+	int		 transient;
+	int		 lost;
+	const char	*code_name;	/* wire code to pass on; NULL: octo_err_name(err) */
+	const char	*message;
+	int64_t		 retry_after_ms;	/* -1 when absent */
+	const char	*request_id;
+
+	/* acquire */
+	int		 status;		/* BACKEND_ACQUIRED, _HELD, _DELAYED */
+	const char	*lease_id;
+	int64_t		 fencing_token;
+	const char	*expires_at;
+	int64_t		 renew_after_ms;	/* -1 when absent */
+	const char	*metadata;
+	const char	*holder_id;
+	const char	*available_at;
+
+	/* session */
+	const char	*session_id;
+	int64_t		 keepalive_ms;
+};
+
+#define BACKEND_ACQUIRED	1
+#define BACKEND_HELD		2
+#define BACKEND_DELAYED		3
+
+typedef void (*backend_cb)(const struct backend_result *res, void *arg);
+
+/*
+ * Each call returns OCTO_OK and later calls cb exactly once, or returns an error and
+ * never calls cb.
+ */
+int backend_acquire(const char *name, int64_t ttl, const char *metadata,
+    int64_t lock_delay, const char *session_id, backend_cb cb, void *arg);
+int backend_renew(const char *name, const char *lease_id, int64_t ttl, backend_cb cb,
+    void *arg);
+int backend_release(const char *name, const char *lease_id, backend_cb cb, void *arg);
+int backend_session_create(int64_t ttl, backend_cb cb, void *arg);
+int backend_session_keepalive(const char *session_id, backend_cb cb, void *arg);
+int backend_session_terminate(const char *session_id, backend_cb cb, void *arg);
+
+#endif

@@ -1,0 +1,61 @@
+/* policy.c - lease timing rules: authority deadline, renewal delay, retry backoff. */
+#include <time.h>
+
+#include "policy.h"
+
+/* 80% of the TTL. */
+int64_t
+policy_authority_ms(int64_t ttl_ms)
+{
+	return ttl_ms * POLICY_AUTHORITY_PERCENT / 100;
+}
+
+/* Server guidance clamped to 100 ms .. ttl/2 (fallback ttl/3), then 0-10% earlier. */
+int64_t
+policy_renew_delay(int64_t renew_after_ms, int64_t ttl_ms, uint32_t rnd)
+{
+	int64_t d = renew_after_ms >= 0 ? renew_after_ms : ttl_ms / 3;
+
+	if (d > ttl_ms / 2)
+		d = ttl_ms / 2;
+	if (d < 100)
+		d = 100;
+	return d - (int64_t)((uint64_t)d * rnd / UINT32_MAX / 10);
+}
+
+/* Exponential backoff with jitter, honouring the server's retry_after_ms. */
+int64_t
+policy_backoff(unsigned attempt, int64_t retry_after_ms, uint32_t rnd)
+{
+	int64_t d = 100;
+
+	while (attempt-- > 0 && d < 5000)
+		d *= 2;
+	if (d > 5000)
+		d = 5000;
+	d = d / 2 + (int64_t)((uint64_t)(d / 2) * rnd / UINT32_MAX);
+	if (retry_after_ms > d)
+		d = retry_after_ms;
+	return d;
+}
+
+static int64_t
+policy_clock_ms(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+policy_mono_ms(void)
+{
+	return policy_clock_ms(CLOCK_MONOTONIC);
+}
+
+int64_t
+policy_boot_ms(void)
+{
+	return policy_clock_ms(CLOCK_BOOTTIME);
+}

@@ -1,0 +1,29 @@
+/* policy.h - lease timing rules as pure functions, so tests need no clock. */
+#ifndef POLICY_H
+#define POLICY_H
+
+#include <stdint.h>
+
+/* Fraction of the TTL, from the request's send time, during which a lease is vouched for. */
+#define POLICY_AUTHORITY_PERCENT	80
+
+/* Milliseconds after a send at which authority ends: 80% of ttl_ms. */
+int64_t policy_authority_ms(int64_t ttl_ms);
+
+/*
+ * Delay before the next renewal: the server's renew_after_ms (or ttl/3 when absent,
+ * < 0) clamped to 100 ms .. ttl/2, then made 0-10% earlier by rnd (0 .. 2^32-1).
+ */
+int64_t policy_renew_delay(int64_t renew_after_ms, int64_t ttl_ms, uint32_t rnd);
+
+/*
+ * Delay before retry number attempt (0-based) of a failed request: 100 ms doubling
+ * to 5 s, with full jitter in its upper half, and never before retry_after_ms.
+ */
+int64_t policy_backoff(unsigned attempt, int64_t retry_after_ms, uint32_t rnd);
+
+/* Monotonic and boot-time clocks in milliseconds (boot time keeps counting in suspend). */
+int64_t policy_mono_ms(void);
+int64_t policy_boot_ms(void);
+
+#endif

@@ -1,0 +1,311 @@
+/* remote.c - the backend operations as OctoStore HTTP requests. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "api.h"
+#include "backend.h"
+#include "log.h"
+#include "octostore_err.h"
+#include "upstream.h"
+
+enum remote_kind {
+	REMOTE_ACQUIRE,
+	REMOTE_RENEW,
+	REMOTE_RELEASE,
+	REMOTE_SESSION_CREATE,
+	REMOTE_SESSION_KEEPALIVE,
+	REMOTE_SESSION_TERMINATE
+};
+
+struct remote_call {
+	enum remote_kind kind;
+	backend_cb	 cb;
+	void		*arg;
+};
+
+/* Start a call; path and body are consumed. */
+static int
+remote_send(enum remote_kind kind, const char *method, char *path, char *body,
+    int need_body, backend_cb cb, void *arg);
+
+/* Transient: worth retrying. Loss: proves the lease or session is gone. */
+static void
+remote_classify(struct backend_result *br, long status)
+{
+	switch (br->err) {
+	case OCTO_ERR_UNAVAILABLE:
+	case OCTO_ERR_TIMEOUT:
+	case OCTO_ERR_RATE_LIMITED:
+	case OCTO_ERR_CAPACITY_EXCEEDED:
+	case OCTO_ERR_UPSTREAM_UNAVAILABLE:
+	case OCTO_ERR_UPSTREAM_INTERNAL:
+	case OCTO_ERR_BUSY:
+		br->transient = 1;
+		break;
+	case OCTO_ERR_LEASE_NOT_CURRENT:
+	case OCTO_ERR_NOT_FOUND:
+	case OCTO_ERR_SESSION_EXPIRED:
+	case OCTO_ERR_AUTHENTICATION_FAILED:
+	case OCTO_ERR_AUTHENTICATION_REQUIRED:
+		br->lost = 1;
+		break;
+	default:
+		break;
+	}
+	if (status >= 500 || status == 429)
+		br->transient = 1, br->lost = 0;
+	else if (status == 401 || status == 404 || status == 410)
+		br->lost = 1, br->transient = 0;
+}
+
+/* Session bodies: CreateSessionResponse and KeepAliveResponse (strict). */
+static int
+remote_parse_session(const char *body, size_t len, json_t **root, const char **id,
+    int64_t *keepalive_ms, int create)
+{
+	json_t *j, *v;
+
+	*root = NULL;
+	if ((j = json_loadb(body, len, 0, NULL)) == NULL || !json_is_object(j))
+		goto bad;
+	/* The id goes into URL paths: a UUID's characters only. */
+	v = json_object_get(j, "session_id");
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    json_string_length(v) > 64 ||
+	    strspn(json_string_value(v), "0123456789abcdefABCDEF-") != json_string_length(v))
+		goto bad;
+	*id = json_string_value(v);
+	if (!json_is_string(json_object_get(j, "expires_at")))
+		goto bad;
+	if (create) {
+		v = json_object_get(j, "keepalive_interval_secs");
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > 86400)
+			goto bad;
+		*keepalive_ms = json_integer_value(v) * 1000;
+	}
+	*root = j;
+	return OCTO_OK;
+bad:
+	json_decref(j);
+	return OCTO_ERR_BAD_UPSTREAM_RESPONSE;
+}
+
+/* A transfer finished: parse what the kind expects and report. */
+static void
+remote_done(const struct upstream_result *res, void *arg)
+{
+	struct remote_call	*rc = arg;
+	struct backend_result	 br;
+	struct api_error	 ae;
+	struct api_acquire	 aq;
+	struct api_renew	 rn;
+	json_t			*sroot = NULL;
+	int			 have_ae = 0, have_aq = 0, have_rn = 0, ok;
+
+	memset(&br, 0, sizeof(br));
+	br.retry_after_ms = -1;
+	br.renew_after_ms = -1;
+	ok = res->err == OCTO_OK && res->status >= 200 && res->status < 300;
+	/* LockDelayed comes as 409 with an acquire-shaped body. */
+	if (rc->kind == REMOTE_ACQUIRE && res->err == OCTO_OK && res->status == 409 &&
+	    api_parse_acquire(res->body, res->len, &aq) == OCTO_OK) {
+		have_aq = 1;
+		ok = 1;
+	}
+	if (!ok) {
+		if (res->err != OCTO_OK) {
+			br.err = res->err;
+			br.message = res->errmsg;
+		} else if (api_parse_error(res->body, res->len, &ae) == OCTO_OK) {
+			have_ae = 1;
+			br.err = ae.code;
+			br.code_name = ae.code == OCTO_ERR_UPSTREAM_OTHER ? ae.code_name : NULL;
+			br.message = ae.details[0] != '\0' ? ae.details : ae.error;
+			br.retry_after_ms = ae.retry_after_ms;
+			br.request_id = ae.request_id;
+		} else if (res->status >= 500 || res->status == 429 || res->status == 401 ||
+		    res->status == 404 || res->status == 410) {
+			br.err = res->status == 401 ? OCTO_ERR_AUTHENTICATION_FAILED :
+			    res->status == 410 ? OCTO_ERR_SESSION_EXPIRED :
+			    res->status == 404 ? OCTO_ERR_NOT_FOUND : OCTO_ERR_UNAVAILABLE;
+			br.message = "HTTP error from the OctoStore server without an error body";
+		} else {
+			br.err = OCTO_ERR_BAD_UPSTREAM_RESPONSE;
+			br.message = "the server's error answer is not valid";
+		}
+		if (br.retry_after_ms < 0)
+			br.retry_after_ms = res->retry_after_ms;
+		remote_classify(&br, res->err == OCTO_OK ? res->status : 0);
+		goto report;
+	}
+	switch (rc->kind) {
+	case REMOTE_ACQUIRE:
+		if (!have_aq && api_parse_acquire(res->body, res->len, &aq) != OCTO_OK)
+			goto bad;
+		have_aq = 1;
+		br.status = aq.status;
+		br.lease_id = aq.lease_id;
+		br.fencing_token = aq.fencing_token;
+		br.expires_at = aq.expires_at;
+		br.renew_after_ms = aq.renew_after_ms;
+		br.metadata = aq.metadata;
+		br.holder_id = aq.holder_id;
+		br.retry_after_ms = aq.retry_after_ms;
+		br.available_at = aq.available_at;
+		break;
+	case REMOTE_RENEW:
+		if (api_parse_renew(res->body, res->len, &rn) != OCTO_OK)
+			goto bad;
+		have_rn = 1;
+		br.lease_id = rn.lease_id;
+		br.expires_at = rn.expires_at;
+		br.renew_after_ms = rn.renew_after_ms;
+		break;
+	case REMOTE_RELEASE:
+		if (api_parse_release(res->body, res->len) != OCTO_OK)
+			goto bad;
+		break;
+	case REMOTE_SESSION_CREATE:
+	case REMOTE_SESSION_KEEPALIVE:
+		if (remote_parse_session(res->body, res->len, &sroot, &br.session_id,
+		    &br.keepalive_ms, rc->kind == REMOTE_SESSION_CREATE) != OCTO_OK)
+			goto bad;
+		break;
+	case REMOTE_SESSION_TERMINATE:
+		break;
+	}
+	goto report;
+bad:
+	br.err = OCTO_ERR_BAD_UPSTREAM_RESPONSE;
+	br.message = "the server's answer does not match its schema";
+	/* A broken answer proves nothing about the lease: retry like a transport error. */
+	br.transient = 1;
+report:
+	rc->cb(&br, rc->arg);
+	if (have_ae)
+		api_error_free(&ae);
+	if (have_aq)
+		api_acquire_free(&aq);
+	if (have_rn)
+		api_renew_free(&rn);
+	json_decref(sroot);
+	free(rc);
+}
+
+static int
+remote_send(enum remote_kind kind, const char *method, char *path, char *body,
+    int need_body, backend_cb cb, void *arg)
+{
+	struct remote_call	*rc = NULL;
+	int			 e = OCTO_ERR_NOMEM;
+
+	if (path == NULL || (need_body && body == NULL))
+		goto out;
+	if ((rc = malloc(sizeof(*rc))) == NULL)
+		goto out;
+	rc->kind = kind;
+	rc->cb = cb;
+	rc->arg = arg;
+	e = upstream_request(method, path, body, UPSTREAM_AUTH, remote_done, rc);
+	if (e != OCTO_OK) {
+		free(rc);
+		rc = NULL;
+	}
+out:
+	free(path);
+	free(body);
+	return e;
+}
+
+/* JSON text of obj (consumed); NULL on ENOMEM. */
+static char *
+remote_dump(json_t *obj)
+{
+	char *s;
+
+	if (obj == NULL)
+		return NULL;
+	s = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	return s;
+}
+
+/* POST /locks/{name}/acquire, ephemeral on the session when one is given. */
+int
+backend_acquire(const char *name, int64_t ttl, const char *metadata, int64_t lock_delay,
+    const char *session_id, backend_cb cb, void *arg)
+{
+	json_t *o = json_object();
+
+	if (o == NULL)
+		return OCTO_ERR_NOMEM;
+	json_object_set_new(o, "ttl_seconds", json_integer(ttl));
+	if (metadata != NULL)
+		json_object_set_new(o, "metadata", json_string(metadata));
+	if (lock_delay > 0)
+		json_object_set_new(o, "lock_delay_seconds", json_integer(lock_delay));
+	if (session_id != NULL) {
+		json_object_set_new(o, "session_id", json_string(session_id));
+		json_object_set_new(o, "ephemeral", json_true());
+	}
+	return remote_send(REMOTE_ACQUIRE, "POST", api_lock_path(name, strlen(name),
+	    "acquire"), remote_dump(o), 1, cb, arg);
+}
+
+/* POST /locks/{name}/renew. */
+int
+backend_renew(const char *name, const char *lease_id, int64_t ttl, backend_cb cb,
+    void *arg)
+{
+	return remote_send(REMOTE_RENEW, "POST", api_lock_path(name, strlen(name), "renew"),
+	    api_renew_body(lease_id, strlen(lease_id), ttl), 1, cb, arg);
+}
+
+/* POST /locks/{name}/release. */
+int
+backend_release(const char *name, const char *lease_id, backend_cb cb, void *arg)
+{
+	return remote_send(REMOTE_RELEASE, "POST", api_lock_path(name, strlen(name),
+	    "release"), api_release_body(lease_id, strlen(lease_id)), 1, cb, arg);
+}
+
+/* POST /sessions. */
+int
+backend_session_create(int64_t ttl, backend_cb cb, void *arg)
+{
+	json_t *o = json_pack("{s:I}", "ttl_seconds", (json_int_t)ttl);
+
+	return remote_send(REMOTE_SESSION_CREATE, "POST", strdup("/sessions"),
+	    remote_dump(o), 1, cb, arg);
+}
+
+/* "/sessions/<id>[/suffix]"; the id was checked when it arrived. */
+static char *
+remote_session_path(const char *id, const char *suffix)
+{
+	char *p;
+
+	if (asprintf(&p, "/sessions/%s%s", id, suffix) == -1)
+		return NULL;
+	return p;
+}
+
+/* POST /sessions/{id}/keepalive. */
+int
+backend_session_keepalive(const char *session_id, backend_cb cb, void *arg)
+{
+	return remote_send(REMOTE_SESSION_KEEPALIVE, "POST",
+	    remote_session_path(session_id, "/keepalive"), NULL, 0, cb, arg);
+}
+
+/* DELETE /sessions/{id}. */
+int
+backend_session_terminate(const char *session_id, backend_cb cb, void *arg)
+{
+	return remote_send(REMOTE_SESSION_TERMINATE, "DELETE",
+	    remote_session_path(session_id, ""), NULL, 0, cb, arg);
+}
