@@ -27,6 +27,8 @@ config_defaults(struct config *cfg)
 	cfg->upstream_max_connections = 8;
 	cfg->connect_timeout_ms = 5 * 1000;
 	cfg->request_timeout_ms = 10 * 1000;
+	cfg->max_hold_ms = 3600 * 1000;
+	cfg->session_ttl_ms = 60 * 1000;
 }
 
 /* Replace an owned string. */
@@ -214,6 +216,8 @@ config_set(struct config *cfg, const char *key, const char *v)
 	    "expected a number from 1 to 1024");
 	DURATION("connect_timeout", connect_timeout_ms);
 	DURATION("request_timeout", request_timeout_ms);
+	DURATION("max_hold", max_hold_ms);
+	DURATION("session_ttl", session_ttl_ms);
 	if (strcmp(key, "admin_uids") == 0)
 		return parse_uids(v, cfg->admin_uids, &cfg->n_admin_uids) == 0 ? NULL :
 		    "expected a comma-separated list of numeric uids";

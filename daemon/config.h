@@ -46,6 +46,10 @@ struct config {
 	unsigned	 connect_timeout_ms;	/* connect_timeout */
 	unsigned	 request_timeout_ms;	/* request_timeout */
 
+	/* Leases. */
+	unsigned	 max_hold_ms;		/* max_hold: detached leases */
+	unsigned	 session_ttl_ms;	/* session_ttl: upstream session */
+
 	/* Access. */
 	uid_t		 admin_uids[CONFIG_MAX_UIDS];	/* admin_uids, comma list */
 	unsigned	 n_admin_uids;

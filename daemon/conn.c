@@ -12,6 +12,7 @@
 
 #include "conn.h"
 #include "dispatch.h"
+#include "lease.h"
 #include "log.h"
 #include "octo_proto.h"
 #include "server.h"
@@ -378,6 +379,8 @@ conn_close(struct conn *c, const char *why)
 	c->fd = -1;
 	TAILQ_REMOVE(&conns, c, entry);
 	conn_n--;
+	/* Its leases are released upstream now; its waits end. */
+	lease_conn_gone(c);
 	conn_unref(c);
 }
 

@@ -81,6 +81,7 @@ void op_hello(struct req *, const msgpack_object *);
 void op_ping(struct req *, const msgpack_object *);
 void op_daemon_status(struct req *, const msgpack_object *);
 void ops_daemon_init(size_t max_message);
+void ops_lock_set_max_hold(int64_t ms);
 void op_health(struct req *, const msgpack_object *);
 void op_acquire(struct req *, const msgpack_object *);
 void op_release(struct req *, const msgpack_object *);

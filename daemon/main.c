@@ -15,9 +15,13 @@
 #include "config.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "lease.h"
 #include "log.h"
 #include "server.h"
+#include "session.h"
 #include "systemd.h"
+#include "token.h"
+#include "upstream.h"
 
 /* How long SIGTERM waits for in-flight requests before closing clients anyway. */
 #define SHUTDOWN_BUDGET_MS	2000
@@ -27,6 +31,7 @@ static struct config	 main_cfg;
 static int		 main_stopping;
 static struct event	*main_drain_ev;
 static struct timespec	 main_stop_at;
+static int		 main_session_ending;
 
 /* Command-line settings, applied over file and environment. */
 struct override {
@@ -115,6 +120,7 @@ main_apply_limits(const struct config *cfg)
 
 	conn_set_limits(&lim);
 	server_set_max_clients(cfg->max_clients);
+	ops_lock_set_max_hold(cfg->max_hold_ms);
 	dispatch_set_admins(cfg->admin_uids, cfg->n_admin_uids);
 	log_set_level(cfg->log_level);
 }
@@ -167,6 +173,8 @@ main_reload(void)
 	config_free(&main_cfg);
 	main_cfg = next;
 	main_apply_limits(&main_cfg);
+	if (token_reload() != 0)
+		log_error("reload: keeping the previous token");
 	systemd_ready();
 }
 
@@ -181,6 +189,13 @@ main_budget_left(void)
 	    (main_stop_at.tv_nsec - now.tv_nsec) / 1000000;
 }
 
+/* The session is over: leave the loop. */
+static void
+main_session_done(void)
+{
+	event_base_loopexit(main_base, NULL);
+}
+
 /* Poll until in-flight requests drain or the budget runs out, then end the loop. */
 static void
 main_drain_cb(evutil_socket_t fd, short what, void *arg)
@@ -190,15 +205,27 @@ main_drain_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	if (conn_inflight_total() > 0 && main_budget_left() > 0) {
+	if (main_session_ending) {
+		if (main_budget_left() > -1000) {
+			evtimer_add(main_drain_ev, &tv);
+			return;
+		}
+		log_warn("shutdown: the session did not end in time");
+		event_base_loopexit(main_base, NULL);
+		return;
+	}
+	if ((conn_inflight_total() > 0 || lease_count() > 0) && main_budget_left() > 0) {
 		evtimer_add(main_drain_ev, &tv);
 		return;
 	}
-	if (conn_inflight_total() > 0)
-		log_warn("shutdown: %u requests still in flight after %d ms",
-		    conn_inflight_total(), SHUTDOWN_BUDGET_MS);
+	if (conn_inflight_total() > 0 || lease_count() > 0)
+		log_warn("shutdown: %u requests and %u leases still pending after %d ms",
+		    conn_inflight_total(), lease_count(), SHUTDOWN_BUDGET_MS);
 	conn_close_all();
-	event_base_loopexit(main_base, NULL);
+	/* Last, end the upstream session: it frees whatever ephemeral lock is left. */
+	main_session_ending = 1;
+	evtimer_add(main_drain_ev, &tv);
+	session_terminate(main_session_done);
 }
 
 /* SIGTERM/SIGINT: stop accepting, finish in-flight work, exit 0. */
@@ -214,6 +241,7 @@ main_stop(int sig)
 	systemd_stopping();
 	server_stop();
 	conn_stop_reading_all();
+	lease_shutdown();
 	clock_gettime(CLOCK_MONOTONIC, &main_stop_at);
 	main_stop_at.tv_sec += SHUTDOWN_BUDGET_MS / 1000;
 	main_stop_at.tv_nsec += (SHUTDOWN_BUDGET_MS % 1000) * 1000000L;
@@ -297,6 +325,11 @@ main(int argc, char **argv)
 	}
 	log_set_level(main_cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
+	if (token_load(&main_cfg, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		config_free(&main_cfg);
+		return 78;
+	}
 
 	if ((main_base = event_base_new()) == NULL) {
 		log_error("cannot create the event loop");
@@ -304,6 +337,10 @@ main(int argc, char **argv)
 	}
 	main_apply_limits(&main_cfg);
 	ops_daemon_init(main_cfg.max_message_size);
+	if (upstream_init(main_base, &main_cfg) != 0)
+		goto out;
+	session_init(main_base, main_cfg.session_ttl_ms);
+	lease_init(main_base);
 	afd = systemd_activation_fd();
 	if (server_start(main_base, &main_cfg, afd, err, sizeof(err)) != 0) {
 		log_error("%s", err);
@@ -330,6 +367,10 @@ main(int argc, char **argv)
 out:
 	conn_close_all();
 	server_stop();
+	upstream_shutdown();
+	lease_free_all();
+	session_free();
+	token_wipe();
 	systemd_shutdown();
 	for (i = 0; i < 3; i++)
 		if (sigs[i] != NULL)

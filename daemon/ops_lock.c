@@ -5,6 +5,7 @@
 
 #include "api.h"
 #include "dispatch.h"
+#include "lease.h"
 #include "log.h"
 #include "token.h"
 #include "upstream.h"
@@ -104,6 +105,44 @@ ops_lease_id(struct req *r, const msgpack_object *params, const char **s, size_t
 		req_error_param(r, "lease_id", "lease_id: %s", why);
 		return -1;
 	}
+	return 0;
+}
+
+/* Longest wait an acquire may ask for, and the config's cap on detached holds. */
+#define OPS_WAIT_MAX_MS		(24LL * 3600 * 1000)
+static int64_t	ops_max_hold_ms = 3600 * 1000;
+
+/* Set the cap on detached holds (config max_hold). */
+void
+ops_lock_set_max_hold(int64_t ms)
+{
+	ops_max_hold_ms = ms;
+}
+
+/* Optional duration in seconds (integer or float) into *ms; 0 when absent; -1 after
+ * answering. */
+static int
+ops_seconds(struct req *r, const msgpack_object *params, const char *key, int64_t max_ms,
+    int64_t *ms)
+{
+	const msgpack_object	*o;
+	double			 v;
+
+	*ms = 0;
+	if (octo_proto_get(params, key, &o) != OCTO_OK)
+		return 0;
+	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		v = (double)o->via.u64;
+	else if (o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32)
+		v = o->via.f64;
+	else
+		v = -1;
+	if (!(v >= 0 && v * 1000 <= (double)max_ms)) {
+		req_error_param(r, key, "%s: expected seconds from 0 to %lld", key,
+		    (long long)(max_ms / 1000));
+		return -1;
+	}
+	*ms = (int64_t)(v * 1000);
 	return 0;
 }
 
@@ -218,13 +257,20 @@ ops_pack_name(msgpack_packer *pk, const struct ops_ctx *c)
 static void
 ops_pack_lock_status(msgpack_packer *pk, const struct api_lock_status *s)
 {
-	msgpack_pack_map(pk, 6);
+	int local = s->name != NULL && lease_local_fields(s->name, s->fencing_token);
+	int lost = local && s->held && lease_is_lost(s->name, s->fencing_token);
+
+	msgpack_pack_map(pk, 6 + local);
 	ops_pack_str(pk, "name", s->name);
-	ops_pack_str(pk, "status", s->held ? "held" : "free");
+	/* A lease this daemon declared lost is never shown held, whatever the server
+	 * still says about it. */
+	ops_pack_str(pk, "status", lost ? "lost" : s->held ? "held" : "free");
 	ops_pack_str(pk, "holder_id", s->holder_id);
 	ops_pack_int(pk, "fencing_token", s->fencing_token);
 	ops_pack_str(pk, "expires_at", s->expires_at);
 	ops_pack_str(pk, "metadata", s->metadata);
+	if (local)
+		lease_pack_local(pk, s->name, s->fencing_token);
 }
 
 /* health: the server's /health answer. */
@@ -299,86 +345,27 @@ op_health(struct req *r, const msgpack_object *params)
 	ops_send(c, "GET", strdup("/health"), NULL, 0, 0, ops_health_done);
 }
 
-/* acquire: LockAcquired or LockHeld (200), LockDelayed (409), else an error. */
-static void
-ops_acquire_done(const struct upstream_result *res, void *arg)
-{
-	struct ops_ctx		*c = arg;
-	struct api_acquire	 a;
-	msgpack_packer		*pk;
-	int			 e = OCTO_ERR_BAD_UPSTREAM_RESPONSE;
-
-	if (ops_ok(res) || (res->err == OCTO_OK && res->status == 409))
-		e = api_parse_acquire(res->body, res->len, &a);
-	if (e == OCTO_OK && res->status == 409 && a.status != API_DELAYED) {
-		api_acquire_free(&a);
-		e = OCTO_ERR_BAD_UPSTREAM_RESPONSE;
-	}
-	if (e != OCTO_OK) {
-		if (ops_ok(res))
-			ops_bad(c, res, "LockAcquired or LockHeld");
-		else
-			ops_fail(c, res);
-		free(c);
-		return;
-	}
-
-	pk = req_result_begin(c->r);
-	switch (a.status) {
-	case API_ACQUIRED:
-		log_debug("acquire name=%s pid=%d: acquired fencing_token=%lld", c->name,
-		    (int)c->r->pid, (long long)a.fencing_token);
-		msgpack_pack_map(pk, 7);
-		ops_pack_str(pk, "status", "acquired");
-		ops_pack_name(pk, c);
-		ops_pack_str(pk, "lease_id", a.lease_id);
-		ops_pack_int(pk, "fencing_token", a.fencing_token);
-		ops_pack_str(pk, "expires_at", a.expires_at);
-		ops_pack_int(pk, "renew_after_ms", a.renew_after_ms);
-		ops_pack_str(pk, "metadata", a.metadata);
-		break;
-	case API_HELD:
-		msgpack_pack_map(pk, 6);
-		ops_pack_str(pk, "status", "held");
-		ops_pack_name(pk, c);
-		ops_pack_str(pk, "holder_id", a.holder_id);
-		ops_pack_str(pk, "expires_at", a.expires_at);
-		ops_pack_int(pk, "retry_after_ms", a.retry_after_ms);
-		ops_pack_str(pk, "metadata", a.metadata);
-		break;
-	default:
-		msgpack_pack_map(pk, 4);
-		ops_pack_str(pk, "status", "delayed");
-		ops_pack_name(pk, c);
-		ops_pack_str(pk, "available_at", a.available_at);
-		ops_pack_int(pk, "retry_after_ms", a.retry_after_ms);
-		break;
-	}
-	req_result_end(c->r);
-	api_acquire_free(&a);
-	free(c);
-}
-
 /* acquire: name, ttl, metadata, lock_delay -> POST /locks/{name}/acquire. */
 void
 op_acquire(struct req *r, const msgpack_object *params)
 {
-	struct ops_ctx	*c;
-	const char	*md = NULL, *why;
-	size_t		 mdlen = 0;
-	int64_t		 ttl, delay = -1;
-	int		 e;
+	struct ops_ctx		*c;
+	struct lease_args	 a;
+	const char		*md = NULL, *why;
+	size_t			 mdlen = 0;
+	int64_t			 ttl, delay = -1;
+	int			 e;
 
 	if ((c = ops_ctx_new(r, "acquire")) == NULL)
 		return;
 	if (ops_name(c, params) != 0 || ops_ttl(r, params, &ttl) != 0)
-		goto fail;
+		goto out;
 	e = octo_proto_get_str(params, "metadata", &md, &mdlen);
 	if (e == OCTO_ERR_AGAIN)
 		md = NULL;
 	else if (e != OCTO_OK) {
 		req_error_param(r, "metadata", "metadata: expected a string");
-		goto fail;
+		goto out;
 	}
 	e = octo_proto_get_int(params, "lock_delay", 0, API_LOCK_DELAY_MAX, &delay);
 	if (e == OCTO_ERR_AGAIN)
@@ -386,17 +373,66 @@ op_acquire(struct req *r, const msgpack_object *params)
 	else if (e != OCTO_OK) {
 		req_error_param(r, "lock_delay", "lock_delay: expected an integer from 0 "
 		    "to %d", API_LOCK_DELAY_MAX);
-		goto fail;
+		goto out;
 	}
 	if (md != NULL && api_metadata_check(md, mdlen, &why) != OCTO_OK) {
 		req_error_param(r, "metadata", "metadata: %s", why);
-		goto fail;
+		goto out;
 	}
-	ops_send(c, "POST", api_lock_path(c->name, c->name_len, "acquire"),
-	    api_acquire_body(ttl, md, mdlen, delay), 1, UPSTREAM_AUTH, ops_acquire_done);
-	return;
-fail:
+	memset(&a, 0, sizeof(a));
+	memcpy(a.name, c->name, c->name_len + 1);
+	a.ttl = ttl;
+	a.lock_delay = delay;
+	if (md != NULL) {
+		memcpy(a.metadata, md, mdlen);
+		a.metadata[mdlen] = '\0';
+		a.has_metadata = 1;
+	}
+	if (ops_seconds(r, params, "wait", OPS_WAIT_MAX_MS, &a.wait_ms) != 0)
+		goto out;
+	e = octo_proto_get_bool(params, "detach", &a.detach);
+	if (e == OCTO_ERR_INVALID_ARGUMENT) {
+		req_error_param(r, "detach", "detach: expected true or false");
+		goto out;
+	}
+	if (ops_seconds(r, params, "hold", ops_max_hold_ms, &a.hold_ms) != 0)
+		goto out;
+	if (a.detach && a.hold_ms <= 0) {
+		req_error_param(r, "hold", "hold: required with detach, in seconds up to "
+		    "%lld", (long long)(ops_max_hold_ms / 1000));
+		goto out;
+	}
+	if (!a.detach && a.hold_ms > 0) {
+		req_error_param(r, "hold", "hold: only with detach");
+		goto out;
+	}
+	lease_acquire(r, &a);
+out:
 	free(c);
+}
+
+/*
+ * A lease held through this daemon is released or renewed by the lease registry,
+ * which checks ownership; others go to the server as they are.  True when answered.
+ */
+static int
+ops_local_release(struct ops_ctx *c, const char *id, size_t idlen)
+{
+	char lid[API_LEASE_ID_MAX + 1];
+
+	if (octo_proto_strcpy(lid, sizeof(lid), id, idlen) != OCTO_OK)
+		return 0;
+	return lease_release(c->r, c->name, lid);
+}
+
+static int
+ops_local_renew(struct ops_ctx *c, const char *id, size_t idlen, int64_t ttl)
+{
+	char lid[API_LEASE_ID_MAX + 1];
+
+	if (octo_proto_strcpy(lid, sizeof(lid), id, idlen) != OCTO_OK)
+		return 0;
+	return lease_renew(c->r, c->name, lid, ttl);
 }
 
 /* release: 2xx with a null body. */
@@ -432,7 +468,8 @@ op_release(struct req *r, const msgpack_object *params)
 
 	if ((c = ops_ctx_new(r, "release")) == NULL)
 		return;
-	if (ops_name(c, params) != 0 || ops_lease_id(r, params, &id, &idlen) != 0) {
+	if (ops_name(c, params) != 0 || ops_lease_id(r, params, &id, &idlen) != 0 ||
+	    ops_local_release(c, id, idlen)) {
 		free(c);
 		return;
 	}
@@ -477,7 +514,7 @@ op_renew(struct req *r, const msgpack_object *params)
 	if ((c = ops_ctx_new(r, "renew")) == NULL)
 		return;
 	if (ops_name(c, params) != 0 || ops_lease_id(r, params, &id, &idlen) != 0 ||
-	    ops_ttl(r, params, &ttl) != 0) {
+	    ops_ttl(r, params, &ttl) != 0 || ops_local_renew(c, id, idlen, ttl)) {
 		free(c);
 		return;
 	}

@@ -160,9 +160,12 @@ upstream_event_cb(evutil_socket_t fd, short what, void *arg)
 	if (what & EV_WRITE)
 		action |= CURL_CSELECT_OUT;
 	curl_multi_socket_action(up_multi, fd, action, &running);
+	/*
+	 * No evtimer_del when running drops to 0, as hiperfifo.c does: a completion
+	 * callback may just have started a new transfer, whose timer curl armed through
+	 * upstream_timer_fn; curl cancels the timer itself when it needs none.
+	 */
 	upstream_check_done();
-	if (running <= 0 && up_timer != NULL)
-		evtimer_del(up_timer);
 }
 
 /* curl's timeout expired. */
