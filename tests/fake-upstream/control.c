@@ -190,6 +190,11 @@ control_fault(struct fake_req *fr)
 		    f->retry_after_ms);
 		break;
 	case MODE_CLOSE:
+		if (evhttp_request_get_connection(fr->req) == NULL) {
+			/* The client left while delayed: this frees the request. */
+			evhttp_send_reply(fr->req, 200, "OK", NULL);
+			break;
+		}
 		evhttp_add_header(h, "X-Request-Id", fr->request_id);
 		evhttp_add_header(h, "Content-Type", "application/json");
 		evhttp_add_header(h, "Content-Length", "512");

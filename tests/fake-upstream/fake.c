@@ -5,7 +5,8 @@
  *
  *   octofake --token-file FILE [--token-file FILE2 ...]
  *            [--listen 127.0.0.1:PORT] [--port-file FILE]
- *            [--tls-cert FILE --tls-key FILE] [--min-session-ttl S] [--verbose]
+ *            [--tls-cert FILE --tls-key FILE] [--min-session-ttl S]
+ *            [--idle-timeout S] [--verbose]
  *
  *   --listen ADDR:PORT   numeric loopback address only (127.0.0.0/8 or [::1]);
  *                        default 127.0.0.1:0, port 0 = ephemeral.
@@ -18,6 +19,8 @@
  *   --tls-cert/--tls-key serve HTTPS (PEM chain and key) instead of HTTP.
  *   --min-session-ttl S  lower clamp for session TTLs (default 10, 1..10),
  *                        so that tests can use 1-2 s sessions.
+ *   --idle-timeout S     evhttp read/write timeout, which also closes idle
+ *                        keep-alive connections (default 120, 1..86400).
  *   --verbose            one stderr line per request (never a token).
  *   SIGTERM/SIGINT exit 0 after freeing everything.
  *
@@ -416,7 +419,7 @@ fake_usage(void)
 	fprintf(stderr, "usage: octofake --token-file FILE [--token-file FILE] "
 	    "[--listen 127.0.0.1:PORT]\n\t[--port-file FILE] "
 	    "[--tls-cert FILE --tls-key FILE] [--min-session-ttl S] "
-	    "[--verbose]\n");
+	    "[--idle-timeout S] [--verbose]\n");
 	exit(2);
 }
 
@@ -430,6 +433,7 @@ main(int argc, char **argv)
 		{ "tls-cert", required_argument, NULL, 'c' },
 		{ "tls-key", required_argument, NULL, 'k' },
 		{ "min-session-ttl", required_argument, NULL, 'm' },
+		{ "idle-timeout", required_argument, NULL, 'i' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -442,6 +446,7 @@ main(int argc, char **argv)
 	struct evhttp		*http = NULL;
 	struct event		*sigterm = NULL, *sigint = NULL;
 	char			*end;
+	long			 idle = 120;
 	int			 c, len, port, rc = 1;
 
 	setlocale(LC_CTYPE, "C.UTF-8");
@@ -462,6 +467,11 @@ main(int argc, char **argv)
 			    fake_session_min > 10)
 				fake_usage();
 			break;
+		case 'i':
+			idle = strtol(optarg, &end, 10);
+			if (*end != '\0' || idle < 1 || idle > 86400)
+				fake_usage();
+			break;
 		case 'v': fake_is_verbose = 1; break;
 		default: fake_usage();
 		}
@@ -480,6 +490,7 @@ main(int argc, char **argv)
 	    (http = evhttp_new(fake_evbase)) == NULL)
 		goto out;
 	evhttp_set_max_body_size(http, 64 * 1024);
+	evhttp_set_timeout(http, (int)idle);
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD);
 	evhttp_set_gencb(http, fake_request_cb, NULL);

@@ -40,7 +40,8 @@ printf 'token-two\n' >"$T/token2"
 TOK1=token-one
 TOK2=token-two
 
-"$FAKE" --token-file "$T/token" --token-file "$T/token2" \
+# OCTOFAKE_WRAPPER runs the fake under a tool, e.g. "valgrind --error-exitcode=9".
+${OCTOFAKE_WRAPPER-} "$FAKE" --token-file "$T/token" --token-file "$T/token2" \
     --port-file "$T/port" --min-session-ttl 1 --verbose 2>"$T/fake.log" &
 pid=$!
 
