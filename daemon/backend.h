@@ -43,9 +43,30 @@ struct backend_result {
 typedef void (*backend_cb)(const struct backend_result *res, void *arg);
 
 /*
- * Each call returns OCTO_OK and later calls cb exactly once, or returns an error and
- * never calls cb.
+ * A lock authority: the OctoStore server (remote.c) or the daemon itself (local.c).
+ * Each operation returns OCTO_OK and later calls cb exactly once, from the event
+ * loop and never from inside the call; or returns an error and never calls cb.
  */
+struct backend {
+	const char	*name;
+	int	(*acquire)(const char *name, int64_t ttl, const char *metadata,
+		    int64_t lock_delay, const char *session_id, backend_cb cb, void *arg);
+	int	(*renew)(const char *name, const char *lease_id, int64_t ttl,
+		    backend_cb cb, void *arg);
+	int	(*release)(const char *name, const char *lease_id, backend_cb cb,
+		    void *arg);
+	int	(*session_create)(int64_t ttl, backend_cb cb, void *arg);
+	int	(*session_keepalive)(const char *session_id, backend_cb cb, void *arg);
+	int	(*session_terminate)(const char *session_id, backend_cb cb, void *arg);
+};
+
+extern const struct backend backend_remote;
+
+/* Choose the authority (before any call); the default is backend_remote. */
+void backend_use(const struct backend *b);
+const struct backend *backend_current(void);
+
+/* The operations of the chosen backend. */
 int backend_acquire(const char *name, int64_t ttl, const char *metadata,
     int64_t lock_delay, const char *session_id, backend_cb cb, void *arg);
 int backend_renew(const char *name, const char *lease_id, int64_t ttl, backend_cb cb,

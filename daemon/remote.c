@@ -235,8 +235,8 @@ remote_dump(json_t *obj)
 }
 
 /* POST /locks/{name}/acquire, ephemeral on the session when one is given. */
-int
-backend_acquire(const char *name, int64_t ttl, const char *metadata, int64_t lock_delay,
+static int
+remote_acquire(const char *name, int64_t ttl, const char *metadata, int64_t lock_delay,
     const char *session_id, backend_cb cb, void *arg)
 {
 	json_t *o = json_object();
@@ -257,8 +257,8 @@ backend_acquire(const char *name, int64_t ttl, const char *metadata, int64_t loc
 }
 
 /* POST /locks/{name}/renew. */
-int
-backend_renew(const char *name, const char *lease_id, int64_t ttl, backend_cb cb,
+static int
+remote_renew(const char *name, const char *lease_id, int64_t ttl, backend_cb cb,
     void *arg)
 {
 	return remote_send(REMOTE_RENEW, "POST", api_lock_path(name, strlen(name), "renew"),
@@ -266,16 +266,16 @@ backend_renew(const char *name, const char *lease_id, int64_t ttl, backend_cb cb
 }
 
 /* POST /locks/{name}/release. */
-int
-backend_release(const char *name, const char *lease_id, backend_cb cb, void *arg)
+static int
+remote_release(const char *name, const char *lease_id, backend_cb cb, void *arg)
 {
 	return remote_send(REMOTE_RELEASE, "POST", api_lock_path(name, strlen(name),
 	    "release"), api_release_body(lease_id, strlen(lease_id)), 1, cb, arg);
 }
 
 /* POST /sessions. */
-int
-backend_session_create(int64_t ttl, backend_cb cb, void *arg)
+static int
+remote_session_create(int64_t ttl, backend_cb cb, void *arg)
 {
 	json_t *o = json_pack("{s:I}", "ttl_seconds", (json_int_t)ttl);
 
@@ -295,17 +295,27 @@ remote_session_path(const char *id, const char *suffix)
 }
 
 /* POST /sessions/{id}/keepalive. */
-int
-backend_session_keepalive(const char *session_id, backend_cb cb, void *arg)
+static int
+remote_session_keepalive(const char *session_id, backend_cb cb, void *arg)
 {
 	return remote_send(REMOTE_SESSION_KEEPALIVE, "POST",
 	    remote_session_path(session_id, "/keepalive"), NULL, 0, cb, arg);
 }
 
 /* DELETE /sessions/{id}. */
-int
-backend_session_terminate(const char *session_id, backend_cb cb, void *arg)
+static int
+remote_session_terminate(const char *session_id, backend_cb cb, void *arg)
 {
 	return remote_send(REMOTE_SESSION_TERMINATE, "DELETE",
 	    remote_session_path(session_id, ""), NULL, 0, cb, arg);
 }
+
+const struct backend backend_remote = {
+	.name = "remote",
+	.acquire = remote_acquire,
+	.renew = remote_renew,
+	.release = remote_release,
+	.session_create = remote_session_create,
+	.session_keepalive = remote_session_keepalive,
+	.session_terminate = remote_session_terminate,
+};
