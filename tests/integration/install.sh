@@ -76,9 +76,17 @@ export PKG_CONFIG_PATH="$libdir/pkgconfig"
 flags=$(pkg-config --cflags --libs liboctostore) || fail "pkg-config liboctostore failed"
 echo "pkg-config --cflags --libs liboctostore: $flags"
 check "pkg-config flags point into DESTDIR" sh -c "echo '$flags' | grep -q -- '-L$dest'"
+# The build's own CC, CFLAGS and LDFLAGS (a sanitizer build's library needs its runtime).
+build_var() {
+	sed -n "s/^$1 = //p" "$top_builddir/Makefile" | head -n 1
+}
+cc=$(build_var CC)
+cflags=$(build_var CFLAGS)
+ldflags=$(build_var LDFLAGS)
 # shellcheck disable=SC2086
-if ${CC:-cc} -Wall -Wextra -Werror -o "$OCTO_TMP/install-client" \
-    "$top_srcdir/tests/integration/install-client.c" $flags >"$OCTO_TMP/cc.log" 2>&1; then
+if ${cc:-cc} $cflags -Wall -Wextra -Werror -o "$OCTO_TMP/install-client" \
+    "$top_srcdir/tests/integration/install-client.c" $flags $ldflags \
+    >"$OCTO_TMP/cc.log" 2>&1; then
 	ok "install-client.c compiles and links against the installed library"
 else
 	cat "$OCTO_TMP/cc.log"
