@@ -24,6 +24,7 @@
 
 #define BENCH_MAX_CONNS	1024
 #define BENCH_MAX_DEPTH	64
+#define BENCH_MAX_ROUNDS	9
 #define BENCH_IDS	128		/* msgids cycle below 128: one-byte fixint */
 #define BENCH_IN	(64 * 1024)	/* input buffer per connection */
 #define BENCH_OUT	(16 * 1024)	/* output buffer per connection */
@@ -396,6 +397,28 @@ parse_list(const char *s, unsigned *out, unsigned max, unsigned limit)
 	return *s == '\0' ? n : 0;
 }
 
+/* The round with the median throughput; a failed round makes the point fail. */
+static struct result
+median(const struct result *r, unsigned n)
+{
+	unsigned i, j, below;
+
+	for (i = 0; i < n; i++) {
+		if (r[i].failed)
+			return r[i];
+	}
+	for (i = 0; i < n; i++) {
+		below = 0;
+		for (j = 0; j < n; j++) {
+			if (r[j].ops < r[i].ops || (r[j].ops == r[i].ops && j < i))
+				below++;
+		}
+		if (below == n / 2)
+			return r[i];
+	}
+	return r[0];
+}
+
 /* Print one measurement row. */
 static void
 print_row(unsigned depth, unsigned conns, const struct result *a, const struct result *b)
@@ -430,14 +453,14 @@ static int
 bench_main(int argc, char **argv)
 {
 	unsigned	 conns[8] = { 1, 8, 64 }, depths[8] = { 1, 16 };
-	unsigned	 nconns = 3, ndepths = 2, i, j;
+	unsigned	 nconns = 3, ndepths = 2, rounds = 1, i, j, k;
 	double		 seconds = 2;
 	const char	*target, *echo = NULL;
-	struct result	 a, b;
+	struct result	 a, b, ra[BENCH_MAX_ROUNDS], rb[BENCH_MAX_ROUNDS];
 	uint64_t	 slow = 0;
 	int		 ch, failed = 0;
 
-	while ((ch = getopt(argc, argv, "c:d:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:d:r:t:")) != -1) {
 		switch (ch) {
 		case 'c':
 			if ((nconns = parse_list(optarg, conns, 8, BENCH_MAX_CONNS)) == 0)
@@ -445,6 +468,10 @@ bench_main(int argc, char **argv)
 			break;
 		case 'd':
 			if ((ndepths = parse_list(optarg, depths, 8, BENCH_MAX_DEPTH)) == 0)
+				goto usage;
+			break;
+		case 'r':
+			if (parse_list(optarg, &rounds, 1, BENCH_MAX_ROUNDS) != 1)
 				goto usage;
 			break;
 		case 't':
@@ -464,9 +491,10 @@ bench_main(int argc, char **argv)
 	if (argc == 2)
 		echo = argv[1];
 
-	printf("# %.1f s per point after %.1f s warm-up; ping request %zu bytes, "
-	    "reply %zu bytes; latency in microseconds\n", seconds, seconds * 0.1,
-	    req_frames[1].len, rep_frames[1].len);
+	printf("# %.1f s per point after %.1f s warm-up, median of %u round%s; ping "
+	    "request %zu bytes, reply %zu bytes; latency in microseconds\n", seconds,
+	    seconds * 0.1, rounds, rounds > 1 ? "s" : "", req_frames[1].len,
+	    rep_frames[1].len);
 	printf("%-7s %5s %11s %8s %8s", "mode", "conns", "ops/s", "p50", "p99");
 	if (echo != NULL)
 		printf(" %11s %8s %8s %6s", "echo ops/s", "p50", "p99", "ratio");
@@ -474,12 +502,19 @@ bench_main(int argc, char **argv)
 	fflush(stdout);
 	for (i = 0; i < ndepths; i++) {
 		for (j = 0; j < nconns; j++) {
-			if (run_point(target, conns[j], depths[i], seconds, &a) != 0)
-				failed = 1;
-			slow += a.slow;
-			if (echo != NULL && run_point(echo, conns[j], depths[i],
-			    seconds, &b) != 0)
-				failed = 1;
+			/* Alternate the targets round by round so drift hits both. */
+			for (k = 0; k < rounds; k++) {
+				if (run_point(target, conns[j], depths[i], seconds,
+				    &ra[k]) != 0)
+					failed = 1;
+				slow += ra[k].slow;
+				if (echo != NULL && run_point(echo, conns[j], depths[i],
+				    seconds, &rb[k]) != 0)
+					failed = 1;
+			}
+			a = median(ra, rounds);
+			if (echo != NULL)
+				b = median(rb, rounds);
 			print_row(depths[i], conns[j], &a, echo != NULL ? &b : NULL);
 			fflush(stdout);
 		}
@@ -489,7 +524,7 @@ bench_main(int argc, char **argv)
 		    "and were decoded\n", (unsigned long long)slow, target);
 	return failed ? 1 : 0;
 usage:
-	fprintf(stderr, "usage: pingbench [-t seconds] [-c 1,8,64] [-d 1,16] SOCKET "
+	fprintf(stderr, "usage: pingbench [-t seconds] [-r rounds] [-c 1,8,64] [-d 1,16] SOCKET "
 	    "[ECHO_SOCKET]\n"
 	    "       pingbench echo SOCKET\n"
 	    "       pingbench probe SOCKET\n"
