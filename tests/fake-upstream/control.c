@@ -108,7 +108,7 @@ control_delay_done(evutil_socket_t fd, short events, void *arg)
 	TAILQ_REMOVE(&control_pending, p, entry);
 	event_free(p->ev);
 	free(p);
-	fake_serve(fr);
+	route_serve(fr);
 }
 
 /* Hold fr back (ms < 0: forever). */
@@ -388,7 +388,7 @@ control_free(void)
 		if (p->ev != NULL)
 			event_free(p->ev);
 		evhttp_send_error(p->fr->req, 503, NULL);
-		fake_req_free(p->fr);
+		route_req_free(p->fr);
 		free(p);
 	}
 	free(control_big);

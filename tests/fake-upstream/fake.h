@@ -61,8 +61,11 @@ struct fake_req {
 struct event_base *fake_base(void);
 int	 fake_verbose(void);
 int	 fake_min_session_ttl(void);
-void	 fake_serve(struct fake_req *);
-void	 fake_req_free(struct fake_req *);
+
+/* route.c */
+void	 route_request(struct evhttp_request *, void *);
+void	 route_serve(struct fake_req *);
+void	 route_req_free(struct fake_req *);
 
 /* http.c */
 uint64_t http_now_ms(void);
