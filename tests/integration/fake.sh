@@ -17,13 +17,14 @@ fi
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/octofake-test.XXXXXX")
 pid=
+tlspid=
 failures=0
 
 cleanup() {
-	if [ -n "$pid" ]; then
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
+	for p in $pid $tlspid; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -45,17 +46,20 @@ ${OCTOFAKE_WRAPPER-} "$FAKE" --token-file "$T/token" --token-file "$T/token2" \
     --port-file "$T/port" --min-session-ttl 1 --verbose 2>"$T/fake.log" &
 pid=$!
 
-# Readiness: the port file appears (atomically) once the fake listens.
-i=0
-while [ ! -s "$T/port" ]; do
-	i=$((i + 1))
-	if [ "$i" -gt 400 ] || ! kill -0 "$pid" 2>/dev/null; then
-		echo "FAIL: octofake did not write its port file"
-		cat "$T/fake.log"
-		exit 1
-	fi
-	sleep 0.05
-done
+# wait_port FILE PID LOG: readiness is the port file, written atomically once listening.
+wait_port() {
+	i=0
+	while [ ! -s "$1" ]; do
+		i=$((i + 1))
+		if [ "$i" -gt 400 ] || ! kill -0 "$2" 2>/dev/null; then
+			echo "FAIL: octofake did not write its port file"
+			cat "$3"
+			exit 1
+		fi
+		sleep 0.05
+	done
+}
+wait_port "$T/port" "$pid" "$T/fake.log"
 U="http://127.0.0.1:$(cat "$T/port")"
 
 # req METHOD PATH [BODY] [TOKEN]: sets $code; body in $T/body, headers in $T/hdr.
@@ -274,6 +278,44 @@ rc=$?
 pid=
 expect "exit status after SIGTERM" 0 "$rc"
 [ ! -e "$T/port" ] || fail "port file left behind"
+
+# TLS with a certificate made now; a wrong CA must fail verification.
+if command -v openssl >/dev/null 2>&1; then
+	for n in cert other; do
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		    -nodes -keyout "$T/$n.key" -out "$T/$n.pem" -days 1 \
+		    -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 \
+		    2>/dev/null || fail "openssl req ($n)"
+	done
+	${OCTOFAKE_WRAPPER-} "$FAKE" --token-file "$T/token" --port-file "$T/tlsport" \
+	    --tls-cert "$T/cert.pem" --tls-key "$T/cert.key" 2>"$T/tls.log" &
+	tlspid=$!
+	wait_port "$T/tlsport" "$tlspid" "$T/tls.log"
+	TU="https://127.0.0.1:$(cat "$T/tlsport")"
+	out=$(curl -s --cacert "$T/cert.pem" "$TU/health")
+	expect "https health" '{"status":"ok","storage":"wal","db_size_bytes":0}' "$out"
+	out=$(curl -s --cacert "$T/cert.pem" -H "Authorization: Bearer $TOK1" \
+	    -d '{}' "$TU/locks/tls/acquire" "$TU/locks/tls/acquire")
+	printf '%s' "$out" | grep -q '"fencing_token":1,' ||
+	    fail "https acquire: $out"
+	if curl -s -o /dev/null --cacert "$T/other.pem" "$TU/health"; then
+		fail "https with a wrong CA verified"
+	fi
+	if curl -s -o /dev/null "http://127.0.0.1:$(cat "$T/tlsport")/health"; then
+		fail "plain HTTP answered on the TLS port"
+	fi
+	out=$(curl -s --cacert "$T/cert.pem" "$TU/_fake/stats")
+	# health, one keep-alive pair, wrong CA, plain HTTP, and this call.
+	printf '%s' "$out" | grep -q '"connections_accepted":5,' ||
+	    fail "https connection count: $out"
+	kill "$tlspid"
+	wait "$tlspid"
+	rc=$?
+	tlspid=
+	expect "TLS fake exit status" 0 "$rc"
+else
+	echo "note: no openssl CLI, TLS checks skipped"
+fi
 
 if grep -q "$TOK1" "$T/fake.log"; then
 	fail "a token appears in the fake's log"
