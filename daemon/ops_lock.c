@@ -49,15 +49,15 @@ ops_name(struct ops_ctx *c, const msgpack_object *params)
 
 	e = octo_proto_get_str(params, "name", &s, &len);
 	if (e == OCTO_ERR_AGAIN) {
-		req_error_param(c->r, "name", "name: missing");
+		req_error_param(c->r, "name", "missing");
 		return -1;
 	}
 	if (e != OCTO_OK) {
-		req_error_param(c->r, "name", "name: expected a string");
+		req_error_param(c->r, "name", "expected a string");
 		return -1;
 	}
 	if (api_name_check(s, len, &why) != OCTO_OK) {
-		req_error_param(c->r, "name", "name: %s", why);
+		req_error_param(c->r, "name", "%s", why);
 		return -1;
 	}
 	memcpy(c->name, s, len);
@@ -78,7 +78,7 @@ ops_ttl(struct req *r, const msgpack_object *params, int64_t *ttl)
 		return 0;
 	}
 	if (e != OCTO_OK) {
-		req_error_param(r, "ttl", "ttl: expected an integer from %d to %d",
+		req_error_param(r, "ttl", "expected an integer from %d to %d",
 		    API_TTL_MIN, API_TTL_MAX);
 		return -1;
 	}
@@ -94,15 +94,15 @@ ops_lease_id(struct req *r, const msgpack_object *params, const char **s, size_t
 
 	e = octo_proto_get_str(params, "lease_id", s, len);
 	if (e == OCTO_ERR_AGAIN) {
-		req_error_param(r, "lease_id", "lease_id: missing");
+		req_error_param(r, "lease_id", "missing");
 		return -1;
 	}
 	if (e != OCTO_OK) {
-		req_error_param(r, "lease_id", "lease_id: expected a string");
+		req_error_param(r, "lease_id", "expected a string");
 		return -1;
 	}
 	if (api_lease_id_check(*s, *len, &why) != OCTO_OK) {
-		req_error_param(r, "lease_id", "lease_id: %s", why);
+		req_error_param(r, "lease_id", "%s", why);
 		return -1;
 	}
 	return 0;
@@ -138,7 +138,7 @@ ops_seconds(struct req *r, const msgpack_object *params, const char *key, int64_
 	else
 		v = -1;
 	if (!(v >= 0 && v * 1000 <= (double)max_ms)) {
-		req_error_param(r, key, "%s: expected seconds from 0 to %lld", key,
+		req_error_param(r, key, "expected seconds from 0 to %lld",
 		    (long long)(max_ms / 1000));
 		return -1;
 	}
@@ -364,19 +364,19 @@ op_acquire(struct req *r, const msgpack_object *params)
 	if (e == OCTO_ERR_AGAIN)
 		md = NULL;
 	else if (e != OCTO_OK) {
-		req_error_param(r, "metadata", "metadata: expected a string");
+		req_error_param(r, "metadata", "expected a string");
 		goto out;
 	}
 	e = octo_proto_get_int(params, "lock_delay", 0, API_LOCK_DELAY_MAX, &delay);
 	if (e == OCTO_ERR_AGAIN)
 		delay = -1;
 	else if (e != OCTO_OK) {
-		req_error_param(r, "lock_delay", "lock_delay: expected an integer from 0 "
+		req_error_param(r, "lock_delay", "expected an integer from 0 "
 		    "to %d", API_LOCK_DELAY_MAX);
 		goto out;
 	}
 	if (md != NULL && api_metadata_check(md, mdlen, &why) != OCTO_OK) {
-		req_error_param(r, "metadata", "metadata: %s", why);
+		req_error_param(r, "metadata", "%s", why);
 		goto out;
 	}
 	memset(&a, 0, sizeof(a));
@@ -392,18 +392,18 @@ op_acquire(struct req *r, const msgpack_object *params)
 		goto out;
 	e = octo_proto_get_bool(params, "detach", &a.detach);
 	if (e == OCTO_ERR_INVALID_ARGUMENT) {
-		req_error_param(r, "detach", "detach: expected true or false");
+		req_error_param(r, "detach", "expected true or false");
 		goto out;
 	}
 	if (ops_seconds(r, params, "hold", ops_max_hold_ms, &a.hold_ms) != 0)
 		goto out;
 	if (a.detach && a.hold_ms <= 0) {
-		req_error_param(r, "hold", "hold: required with detach, in seconds up to "
+		req_error_param(r, "hold", "required with detach, in seconds up to "
 		    "%lld", (long long)(ops_max_hold_ms / 1000));
 		goto out;
 	}
 	if (!a.detach && a.hold_ms > 0) {
-		req_error_param(r, "hold", "hold: only with detach");
+		req_error_param(r, "hold", "only with detach");
 		goto out;
 	}
 	lease_acquire(r, &a);
@@ -602,11 +602,11 @@ op_list(struct req *r, const msgpack_object *params)
 	if (e == OCTO_ERR_AGAIN)
 		p = NULL;
 	else if (e != OCTO_OK) {
-		req_error_param(r, "prefix", "prefix: expected a string");
+		req_error_param(r, "prefix", "expected a string");
 		free(c);
 		return;
 	} else if (api_prefix_check(p, plen, &why) != OCTO_OK) {
-		req_error_param(r, "prefix", "prefix: %s", why);
+		req_error_param(r, "prefix", "%s", why);
 		free(c);
 		return;
 	}

@@ -1,0 +1,290 @@
+#!/bin/sh
+# upstream.sh - every lock method end to end (octostorectl -> octostored -> octofake), the
+# error paths, a hierarchical name, connection reuse, token secrecy, token rotation and the
+# admin check, token reload on SIGHUP and the token file checks (issue 3).
+. "$top_srcdir/tests/integration/lib.sh"
+
+FAKE="$top_builddir/tests/fake-upstream/octofake"
+CLIENT="$top_builddir/tests/integration/upstream_client"
+for tool in jq curl; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "SKIP: $tool not installed"
+		exit 77
+	fi
+done
+[ -x "$FAKE" ] || fail "$FAKE is not built"
+
+FAKE_PID=
+EXTRA_PID=
+upstream_cleanup() {
+	for p in $EXTRA_PID $FAKE_PID; do
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	octo_cleanup
+}
+trap upstream_cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+T=$OCTO_TMP
+umask 077
+TOK1=tok1-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+TOK2=tok2-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+printf '%s\n' "$TOK1" >"$T/fake-tok1"
+printf '%s\n' "$TOK2" >"$T/fake-tok2"
+printf '%s\n' "$TOK1" >"$T/daemon-tok"
+
+"$FAKE" --token-file "$T/fake-tok1" --token-file "$T/fake-tok2" --port-file "$T/port" \
+    --verbose 2>"$T/fake.log" &
+FAKE_PID=$!
+i=0
+while [ ! -s "$T/port" ]; do
+	i=$((i + 1))
+	{ [ "$i" -le 400 ] && kill -0 "$FAKE_PID" 2>/dev/null; } || fail "octofake did not start"
+	sleep 0.05
+done
+U="http://127.0.0.1:$(cat "$T/port")"
+
+# fake_get PATH / fake_post PATH JSON: the fake's control API.
+fake_get() { curl -sS --noproxy '*' "$U$1"; }
+fake_post() {
+	curl -sS --noproxy '*' -X POST -H 'Content-Type: application/json' -d "$2" "$U$1" \
+	    >/dev/null
+}
+stat_of() { fake_get /_fake/stats | jq -r "$1"; }
+# ctl ARGS...: octostorectl --json; stdout in $OUT, exit status in $RC.
+ctl() {
+	OUT=$("$OCTOSTORECTL" --json "$@" 2>>"$T/ctl.err")
+	RC=$?
+	printf '%s\n' "$OUT" >>"$T/ctl.out"
+}
+jqo() { printf '%s' "$OUT" | jq -r "$1"; }
+
+MAXC=4
+cat >"$T/octostored.conf" <<EOF
+base_url = $U
+token_file = $T/daemon-tok
+log_level = trace
+socket_mode = 0666
+upstream_max_connections = $MAXC
+connect_timeout = 1s
+request_timeout = 3s
+EOF
+start_daemon --config "$T/octostored.conf"
+
+# --- health ---
+ctl health
+check "health: exit 0" [ "$RC" -eq 0 ]
+check "health: status ok, upstream reachable" \
+    [ "$(jqo '.status + " " + (.upstream.reachable|tostring) + " " + .upstream.status')" = "ok true ok" ]
+check "health: base_url" [ "$(jqo .base_url)" = "$U" ]
+
+# --- acquire / status / renew / list / release with a hierarchical name ---
+# A lease belongs to the connection that took it (issue 4), so its whole life runs on one
+# connection of upstream_client; its checks print as ok / not ok lines.
+N=ci/deploy/prod
+"$CLIENT" lifecycle "$OCTOSTORED_SOCKET" "$N" ci/ >"$T/lifecycle.out" 2>&1
+check "lease life cycle through liboctostore" [ $? -eq 0 ]
+cat "$T/lifecycle.out"
+check "hierarchical name sent as one segment" \
+    grep -q 'POST /locks/ci%2Fdeploy%2Fprod/acquire' "$T/fake.log"
+check "status, renew and release used the same encoding" sh -c \
+    "grep -q 'GET /locks/ci%2Fdeploy%2Fprod ' '$T/fake.log' &&
+     grep -q 'POST /locks/ci%2Fdeploy%2Fprod/renew' '$T/fake.log' &&
+     grep -q 'POST /locks/ci%2Fdeploy%2Fprod/release' '$T/fake.log'"
+
+# The CLI: one acquire per process (the lease is released when it exits).
+ctl acquire "$N" --ttl 30 --metadata "job 8"
+check "octostorectl acquire: acquired with lease, fencing token, metadata" \
+    [ "$RC $(jqo '[.status, .name, (.fencing_token > 0), (.lease_id | length > 0), .metadata] | map(tostring) | join(" ")')" = "0 acquired $N true true job 8" ]
+ctl status "$N"
+check "octostorectl status: a lock name with its fencing token" \
+    [ "$RC $(jqo '.name + " " + (.fencing_token > 0 | tostring)')" = "0 $N true" ]
+ctl list --prefix ci/
+check "octostorectl list --prefix: prefix echoed" [ "$RC $(jqo .prefix)" = "0 ci/" ]
+ctl release "$N" 00000000-0000-4000-8000-000000000000
+check "octostorectl release of an unknown lease: lease_not_current with request_id" \
+    [ "$RC $(jqo '.error.code + " " + (.error.request_id | test("^req_[0-9a-f]{32}$") | tostring)')" = "1 lease_not_current true" ]
+ctl renew "$N" 00000000-0000-4000-8000-000000000000
+check "octostorectl renew of an unknown lease: lease_not_current" \
+    [ "$(jqo .error.code)" = lease_not_current ]
+
+# --- held: another user (token 2) has the lock ---
+curl -sS --noproxy '*' -X POST -H "Authorization: Bearer $TOK2" -H 'Content-Type: application/json' \
+    -d '{"ttl_seconds":300}' "$U/locks/held%2Fone/acquire" >/dev/null
+ctl acquire held/one
+check "acquire of a held lock: exit 10, status held, holder, retry_after_ms" \
+    [ "$RC $(jqo '.status + " " + (.holder_id | length > 0 | tostring) + " " + (.retry_after_ms >= 0 | tostring)')" = "10 held true true" ]
+
+# --- local validation: invalid_argument and no request upstream ---
+BEFORE=$(stat_of .requests_total)
+ctl acquire 'a//b'
+check "empty component: invalid_argument, param name" \
+    [ "$RC $(jqo '.error.code + " " + .error.param')" = "65 invalid_argument name" ]
+ctl acquire 'a b'
+check "space in name: invalid_argument" [ "$(jqo .error.code)" = invalid_argument ]
+ctl acquire "$(printf 'x%.0s' $(seq 1 65))"
+check "65-byte component: invalid_argument" [ "$(jqo .error.code)" = invalid_argument ]
+ctl acquire ok-name --ttl 3601
+check "ttl 3601: invalid_argument, param ttl" [ "$(jqo .error.param)" = ttl ]
+ctl acquire ok-name --metadata "$(head -c 1025 /dev/zero | tr '\0' m)"
+check "metadata 1025 bytes: invalid_argument, param metadata" [ "$(jqo .error.param)" = metadata ]
+check "no request reached the server for invalid input" \
+    [ "$(stat_of .requests_total)" = "$BEFORE" ]
+
+# --- error paths ---
+# status and list are forwarded as is (acquire retries transient errors, issue 4).
+fake_post /_fake/fault '{"status":401,"code":"authentication_failed","path_prefix":"/locks"}'
+ctl status e/auth
+check "401: authentication_failed passed through, exit 77" \
+    [ "$RC $(jqo '.error.code + " " + (.error.request_id | startswith("req_") | tostring)')" = "77 authentication_failed true" ]
+ctl health
+check "health after a 401: degraded, auth_ok false" \
+    [ "$(jqo '.status + " " + (.upstream.auth_ok | tostring)')" = "degraded false" ]
+
+fake_post /_fake/fault '{"status":503,"code":"upstream_unavailable","retry_after_ms":1234}'
+ctl status e/503
+check "503: code, retry_after_ms and request_id passed through, exit 75" \
+    [ "$RC $(jqo '.error.code + " " + (.error.retry_after_ms | tostring) + " " + (.error.request_id | startswith("req_") | tostring)')" = "75 upstream_unavailable 1234 true" ]
+
+fake_post /_fake/fault '{"status":429,"code":"rate_limited","retry_after_ms":250}'
+ctl status e/429
+check "429: rate_limited with retry_after_ms" \
+    [ "$(jqo '.error.code + " " + (.error.retry_after_ms | tostring)')" = "rate_limited 250" ]
+
+fake_post /_fake/fault '{"mode":"malformed"}'
+ctl status e/malformed
+check "malformed JSON: bad_upstream_response" [ "$(jqo .error.code)" = bad_upstream_response ]
+
+fake_post /_fake/fault '{"mode":"oversize"}'
+ctl list
+check "2 MiB body: bad_upstream_response" [ "$(jqo .error.code)" = bad_upstream_response ]
+
+fake_post /_fake/fault '{"mode":"close"}'
+ctl status e/close
+check "connection closed mid-response: unavailable, exit 75" \
+    [ "$RC $(jqo .error.code)" = "75 unavailable" ]
+
+ctl status e/after-faults
+check "the daemon works again after the faults" [ "$RC $(jqo .status)" = "0 free" ]
+ctl health
+check "health after a good request: ok, auth_ok true" \
+    [ "$(jqo '.status + " " + (.upstream.auth_ok | tostring)')" = "ok true" ]
+
+# A hung request times out, and meanwhile other clients are served at once.
+fake_post /_fake/fault '{"mode":"hang","path_prefix":"/locks/e%2Fslow"}'
+A0=$(stat_of .requests.status)
+"$OCTOSTORECTL" --json status e/slow >"$T/slow.out" 2>/dev/null &
+SLOW=$!
+i=0
+while [ "$(stat_of .requests.status)" = "$A0" ] && [ "$i" -lt 200 ]; do
+	i=$((i + 1))
+	sleep 0.02
+done
+t0=$(date +%s%N)
+"$OCTOSTORECTL" ping >/dev/null
+t1=$(date +%s%N)
+# A blocked loop would hold the ping until the 3 s request timeout; the CLI's own start
+# (a libtool wrapper in the build tree) takes a few hundred ms.
+check "ping answered while an upstream request hangs (took $(( (t1 - t0) / 1000000 )) ms)" \
+    [ $(( (t1 - t0) / 1000000 )) -lt 1000 ]
+check "the hung request was still in flight during that ping" kill -0 "$SLOW"
+wait "$SLOW"
+check "hung request: timeout after request_timeout, exit 75" \
+    [ "$? $(jq -r .error.code "$T/slow.out")" = "75 timeout" ]
+fake_post /_fake/clear '{}'
+
+# --- connection reuse: 1,000 pairs from 8 processes over at most $MAXC connections ---
+S0=$(fake_get /_fake/stats)
+check "1,000 acquire/release pairs succeed" "$CLIENT" load "$OCTOSTORED_SOCKET" load 1000 8
+S1=$(fake_get /_fake/stats)
+delta() { echo $(( $(printf '%s' "$S1" | jq "$1") - $(printf '%s' "$S0" | jq "$1") )); }
+check "all 1,000 pairs reached the server" \
+    [ "$(delta .requests.acquire) $(delta .requests.release)" = "1000 1000" ]
+# The second stats call itself is one of the new connections.
+NEWC=$(( $(delta .connections_accepted) - 1 ))
+check "at most $MAXC new upstream connections for 2,000 requests (got $NEWC)" \
+    [ "$NEWC" -le "$MAXC" ]
+
+# --- rotate_token: admin only, persisted atomically, never in the reply ---
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1; then
+	chmod 0711 "$T"
+	NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
+	OUT=$($NOBODY "$OCTOSTORECTL" --json health 2>/dev/null)
+	check "uid 65534 can use the socket (health)" [ "$(jqo .status)" = ok ]
+	R0=$(stat_of .requests.rotate)
+	OUT=$($NOBODY "$OCTOSTORECTL" --json rotate-token 2>/dev/null)
+	RC=$?
+	check "rotate_token as uid 65534: permission_denied, exit 77" \
+	    [ "$RC $(jqo .error.code)" = "77 permission_denied" ]
+	check "refused rotation sent nothing upstream" [ "$(stat_of .requests.rotate)" = "$R0" ]
+	chmod 0700 "$T"
+else
+	echo "# skipping the non-admin check: needs root and setpriv"
+fi
+ctl rotate-token
+check "rotate_token as root: rotated, persisted" \
+    [ "$RC $(jqo '(.rotated|tostring) + " " + (.persisted|tostring) + " " + (.user_id | length > 0 | tostring)')" = "0 true true true" ]
+NEWTOK=$(cat "$T/daemon-tok")
+check "the token file holds a new token" [ -n "$NEWTOK" -a "$NEWTOK" != "$TOK1" ]
+check "the token file is still mode 0600" [ "$(stat -c %a "$T/daemon-tok")" = 600 ]
+check "no temporary file left beside it" [ -z "$(find "$T" -name '.token.*')" ]
+check "the reply does not carry the token" sh -c "! grep -qF -- '$NEWTOK' '$T/ctl.out'"
+check "the old token is refused by the server" [ "$(curl -s -o /dev/null -w '%{http_code}' \
+    --noproxy '*' -H "Authorization: Bearer $TOK1" "$U/locks/x")" = 401 ]
+ctl status e/after-rotate
+check "the daemon uses the new token" [ "$RC $(jqo .status)" = "0 free" ]
+
+# --- SIGHUP re-reads the token file: a revoked token shows, then the good one again ---
+# reload_token CONTENT: replace the file atomically, SIGHUP, wait for the log line.
+reload_token() {
+	local n
+	n=$(grep -c 'token reloaded' "$T/daemon.log")
+	printf '%s\n' "$1" >"$T/daemon-tok.new"
+	mv "$T/daemon-tok.new" "$T/daemon-tok"
+	kill -HUP "$DAEMON_PID"
+	i=0
+	while [ "$(grep -c 'token reloaded' "$T/daemon.log")" = "$n" ] && [ "$i" -lt 250 ]; do
+		i=$((i + 1))
+		sleep 0.02
+	done
+}
+reload_token "$TOK1"
+ctl status e/reload
+check "after SIGHUP the re-read (revoked) token is used: authentication_failed" \
+    [ "$(jqo .error.code)" = authentication_failed ]
+reload_token "$NEWTOK"
+ctl status e/reload
+check "after a second SIGHUP the current token works again" [ "$RC $(jqo .status)" = "0 free" ]
+
+check "daemon stops cleanly" stop_daemon
+for tok in "$TOK1" "$TOK2" "$NEWTOK"; do
+	check "token never in the daemon's trace output" sh -c "! grep -qF -- '$tok' '$T/daemon.log'"
+	check "token never in octostorectl output" \
+	    sh -c "! grep -qF -- '$tok' '$T/ctl.err' '$T/ctl.out'"
+done
+
+# --- a token file readable by group or others is refused ---
+printf '%s\n' "$TOK1" >"$T/loose-tok"
+chmod 0640 "$T/loose-tok"
+"$OCTOSTORED" --config /dev/null --socket "$T/sock2" --base-url "$U" \
+    --token-file "$T/loose-tok" >"$T/loose.log" 2>&1
+check "group-readable token file: the daemon refuses to start" [ $? -ne 0 ]
+check "with a clear error" grep -q 'accessible by group or others' "$T/loose.log"
+check "that does not show the token" sh -c "! grep -qF -- '$TOK1' '$T/loose.log'"
+
+# --- OCTOSTORE_TOKEN: used, warned about, and wiped from the environment ---
+OCTOSTORE_TOKEN=$TOK1 "$OCTOSTORED" --config /dev/null --socket "$T/sock3" --base-url "$U" \
+    --log-level trace >"$T/env.log" 2>&1 &
+EXTRA_PID=$!
+wait_ready "$T/sock3" "$EXTRA_PID" 20000 || fail "daemon with OCTOSTORE_TOKEN did not start"
+check "OCTOSTORE_TOKEN: a line says a file is safer" grep -q 'a token file' "$T/env.log"
+check "OCTOSTORE_TOKEN: wiped from /proc/PID/environ" \
+    sh -c "! tr '\0' '\n' </proc/$EXTRA_PID/environ | grep -qF -- '$TOK1'"
+OUT=$("$OCTOSTORECTL" --socket "$T/sock3" --json health 2>/dev/null)
+check "OCTOSTORE_TOKEN: health answers" [ "$(jqo .upstream.reachable)" = true ]
+kill -TERM "$EXTRA_PID"
+wait "$EXTRA_PID"
+EXTRA_PID=
+
+finish
