@@ -1,7 +1,8 @@
 #!/bin/sh
 # upstream.sh - every lock method end to end (octostorectl -> octostored -> octofake), the
 # error paths, a hierarchical name, connection reuse, token secrecy, token rotation and the
-# admin check, token reload on SIGHUP and the token file checks (issue 3).
+# admin check, token reload on SIGHUP, the token file checks, plain http only to loopback
+# and TLS verification with ca_file (issue 3).
 . "$top_srcdir/tests/integration/lib.sh"
 
 FAKE="$top_builddir/tests/fake-upstream/octofake"
@@ -286,5 +287,85 @@ check "OCTOSTORE_TOKEN: health answers" [ "$(jqo .upstream.reachable)" = true ]
 kill -TERM "$EXTRA_PID"
 wait "$EXTRA_PID"
 EXTRA_PID=
+
+# extra_daemon NAME CONFIG-LINES: start another daemon on $T/NAME.sock with that config.
+extra_daemon() {
+	printf '%s\n' "$2" >"$T/$1.conf"
+	"$OCTOSTORED" --config "$T/$1.conf" --socket "$T/$1.sock" >"$T/$1.log" 2>&1 &
+	EXTRA_PID=$!
+	wait_ready "$T/$1.sock" "$EXTRA_PID" 20000 || fail "daemon $1 did not start"
+}
+extra_stop() {
+	kill -TERM "$EXTRA_PID"
+	wait "$EXTRA_PID"
+	EXTRA_PID=
+}
+
+# --- plain http only to loopback, unless allow_insecure_http ---
+"$OCTOSTORED" --config /dev/null --socket "$T/sock4" --base-url http://192.0.2.1:8080 \
+    >"$T/refused.log" 2>&1
+check "plain http to a non-loopback host: refused at start" [ $? -ne 0 ]
+check "with a clear error" grep -q 'plain http is allowed only to a loopback' "$T/refused.log"
+extra_daemon insecure "base_url = http://192.0.2.1:8080
+allow_insecure_http = true"
+check "allow_insecure_http: starts, with a warning" \
+    grep -q 'crosses the network in clear' "$T/insecure.log"
+extra_stop
+
+# --- TLS: verification on, ca_file trusted; a wrong CA fails closed ---
+if command -v openssl >/dev/null 2>&1; then
+	for n in cert other; do
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		    -nodes -keyout "$T/$n.key" -out "$T/$n.pem" -days 1 \
+		    -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 \
+		    2>/dev/null || fail "openssl req ($n)"
+	done
+	kill -TERM "$FAKE_PID"
+	wait "$FAKE_PID"
+	rm -f "$T/port"
+	"$FAKE" --token-file "$T/fake-tok2" --port-file "$T/port" \
+	    --tls-cert "$T/cert.pem" --tls-key "$T/cert.key" 2>"$T/fake-tls.log" &
+	FAKE_PID=$!
+	i=0
+	while [ ! -s "$T/port" ]; do
+		i=$((i + 1))
+		{ [ "$i" -le 400 ] && kill -0 "$FAKE_PID" 2>/dev/null; } ||
+		    fail "TLS octofake did not start"
+		sleep 0.05
+	done
+	TU="https://127.0.0.1:$(cat "$T/port")"
+	printf '%s\n' "$TOK2" >"$T/tls-tok"
+
+	extra_daemon tls "base_url = $TU
+ca_file = $T/cert.pem
+token_file = $T/tls-tok"
+	OUT=$("$OCTOSTORECTL" --socket "$T/tls.sock" --json status tls/one 2>/dev/null)
+	check "https with the right ca_file: status answered" [ "$(jqo .status)" = free ]
+	OUT=$("$OCTOSTORECTL" --socket "$T/tls.sock" --json health 2>/dev/null)
+	check "https health: ok, auth_ok true" \
+	    [ "$(jqo '.status + " " + (.upstream.auth_ok | tostring)')" = "ok true" ]
+	extra_stop
+
+	extra_daemon wrongca "base_url = $TU
+ca_file = $T/other.pem
+token_file = $T/tls-tok"
+	OUT=$("$OCTOSTORECTL" --socket "$T/wrongca.sock" --json status tls/one 2>/dev/null)
+	check "https with a wrong CA: unavailable" [ "$(jqo .error.code)" = unavailable ]
+	OUT=$("$OCTOSTORECTL" --socket "$T/wrongca.sock" --json health 2>/dev/null)
+	check "https with a wrong CA: health unavailable, certificate error reported" \
+	    [ "$(jqo '.status + " " + (.upstream.last_error | test("certificate") | tostring)')" = "unavailable true" ]
+	extra_stop
+
+	extra_daemon noca "base_url = $TU
+token_file = $T/tls-tok"
+	OUT=$("$OCTOSTORECTL" --socket "$T/noca.sock" --json status tls/one 2>/dev/null)
+	check "https with the system CAs only: a self-signed server is refused" \
+	    [ "$(jqo .error.code)" = unavailable ]
+	extra_stop
+	check "TLS: token never in the daemons' output" \
+	    sh -c "! grep -qF -- '$TOK2' '$T/tls.log' '$T/wrongca.log' '$T/noca.log'"
+else
+	echo "# no openssl CLI: TLS checks skipped"
+fi
 
 finish
