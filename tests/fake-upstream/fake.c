@@ -244,6 +244,7 @@ fake_usage(void)
 	exit(2);
 }
 
+/* Options, listener, loop; exit 0 after SIGTERM or SIGINT. */
 int
 main(int argc, char **argv)
 {
