@@ -29,6 +29,8 @@ config_defaults(struct config *cfg)
 	cfg->request_timeout_ms = 10 * 1000;
 	cfg->max_hold_ms = 3600 * 1000;
 	cfg->session_ttl_ms = 60 * 1000;
+	cfg->backend = CONFIG_BACKEND_REMOTE;
+	cfg->state_dir = strdup(CONFIG_DEFAULT_STATE_DIR);
 }
 
 /* Replace an owned string. */
@@ -60,6 +62,7 @@ config_free(struct config *cfg)
 	free(cfg->base_url);
 	free(cfg->token_file);
 	free(cfg->ca_file);
+	free(cfg->state_dir);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -197,6 +200,21 @@ config_set(struct config *cfg, const char *key, const char *v)
 		if (errno != 0 || *v == '\0' || *end != '\0' || n > 0777)
 			return "expected an octal mode such as 0660";
 		cfg->socket_mode = (mode_t)n;
+		return NULL;
+	}
+	if (strcmp(key, "backend") == 0) {
+		if (strcmp(v, "remote") == 0)
+			cfg->backend = CONFIG_BACKEND_REMOTE;
+		else if (strcmp(v, "local") == 0)
+			cfg->backend = CONFIG_BACKEND_LOCAL;
+		else
+			return "expected remote or local";
+		return NULL;
+	}
+	if (strcmp(key, "state_dir") == 0) {
+		if (*v != '/')
+			return "expected an absolute path";
+		set_str(&cfg->state_dir, v);
 		return NULL;
 	}
 	if (strcmp(key, "log_level") == 0)

@@ -8,6 +8,10 @@
 
 #define CONFIG_DEFAULT_FILE	SYSCONFDIR "/octostore/octostored.conf"
 #define CONFIG_MAX_UIDS		32
+#define CONFIG_DEFAULT_STATE_DIR	LOCALSTATEDIR "/lib/octostored"
+
+#define CONFIG_BACKEND_REMOTE	0	/* the OctoStore server */
+#define CONFIG_BACKEND_LOCAL	1	/* the daemon itself (daemon/local.c) */
 
 enum log_level {
 	LOG_LEVEL_ERROR = 0,
@@ -45,6 +49,10 @@ struct config {
 	unsigned	 upstream_max_connections; /* upstream_max_connections */
 	unsigned	 connect_timeout_ms;	/* connect_timeout */
 	unsigned	 request_timeout_ms;	/* request_timeout */
+
+	/* Lock authority. */
+	int		 backend;		/* backend: CONFIG_BACKEND_* */
+	char		*state_dir;		/* state_dir: the local backend's log */
 
 	/* Leases. */
 	unsigned	 max_hold_ms;		/* max_hold: detached leases */

@@ -12,10 +12,12 @@
 #include <event2/event.h>
 
 #include "autoconf.h"
+#include "backend.h"
 #include "config.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "lease.h"
+#include "local.h"
 #include "log.h"
 #include "server.h"
 #include "session.h"
@@ -51,6 +53,8 @@ static const struct option main_opts[] = {
 	{ "base-url", required_argument, NULL, 'u' },
 	{ "token-file", required_argument, NULL, 't' },
 	{ "foreground", no_argument, NULL, 'f' },
+	{ "backend", required_argument, NULL, 'b' },
+	{ "state-dir", required_argument, NULL, 'S' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -72,6 +76,9 @@ usage(FILE *f)
 "  -l, --log-level LEVEL   error, warn, info, debug or trace (default info)\n"
 "      --base-url URL      OctoStore server (env OCTOSTORE_BASE_URL)\n"
 "      --token-file FILE   bearer token file (mode 0600 or stricter)\n"
+"      --backend KIND      remote (the OctoStore server, default) or local (this\n"
+"                          daemon is the lock authority: no network, no token)\n"
+"      --state-dir DIR     local backend's lock log (default " CONFIG_DEFAULT_STATE_DIR ")\n"
 "  -f, --foreground        accepted for compatibility; always in the foreground\n"
 "  -h, --help              this text\n"
 "  -V, --version           print the version\n"
@@ -162,6 +169,12 @@ main_reload(void)
 		next.max_message_size = main_cfg.max_message_size;
 	main_restart_needed("base_url", main_cfg.base_url, next.base_url);
 	main_restart_needed("ca_file", main_cfg.ca_file, next.ca_file);
+	main_restart_needed("backend", main_cfg.backend == CONFIG_BACKEND_LOCAL ? "local" :
+	    "remote", next.backend == CONFIG_BACKEND_LOCAL ? "local" : "remote");
+	main_restart_needed("state_dir", main_cfg.state_dir, next.state_dir);
+	next.backend = main_cfg.backend;
+	free(next.state_dir);
+	next.state_dir = main_cfg.state_dir != NULL ? strdup(main_cfg.state_dir) : NULL;
 	/* Keep what cannot change, so the running state and main_cfg agree. */
 	free(next.socket_path);
 	next.socket_path = strdup(main_cfg.socket_path);
@@ -173,7 +186,7 @@ main_reload(void)
 	config_free(&main_cfg);
 	main_cfg = next;
 	main_apply_limits(&main_cfg);
-	if (token_reload() != 0)
+	if (main_cfg.backend != CONFIG_BACKEND_LOCAL && token_reload() != 0)
 		log_error("reload: keeping the previous token");
 	systemd_ready();
 }
@@ -290,6 +303,8 @@ main(int argc, char **argv)
 		case 'l': key = "log_level"; break;
 		case 'u': key = "base_url"; break;
 		case 't': key = "token_file"; break;
+		case 'b': key = "backend"; break;
+		case 'S': key = "state_dir"; break;
 		case 'f':
 			break;
 		case 'h':
@@ -325,7 +340,8 @@ main(int argc, char **argv)
 	}
 	log_set_level(main_cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
-	if (token_load(&main_cfg, err, sizeof(err)) != 0) {
+	if (main_cfg.backend != CONFIG_BACKEND_LOCAL &&
+	    token_load(&main_cfg, err, sizeof(err)) != 0) {
 		log_error("%s", err);
 		config_free(&main_cfg);
 		return 78;
@@ -337,7 +353,14 @@ main(int argc, char **argv)
 	}
 	main_apply_limits(&main_cfg);
 	ops_daemon_init(main_cfg.max_message_size);
-	if (upstream_init(main_base, &main_cfg) != 0)
+	if (main_cfg.backend == CONFIG_BACKEND_LOCAL) {
+		/* The daemon is the authority: no server, no token. */
+		if (local_init(main_base, main_cfg.state_dir, err, sizeof(err)) != 0) {
+			log_error("%s", err);
+			goto out;
+		}
+		backend_use(&backend_local);
+	} else if (upstream_init(main_base, &main_cfg) != 0)
 		goto out;
 	session_init(main_base, main_cfg.session_ttl_ms);
 	lease_init(main_base);
@@ -368,6 +391,8 @@ out:
 	conn_close_all();
 	server_stop();
 	upstream_shutdown();
+	if (main_cfg.backend == CONFIG_BACKEND_LOCAL)
+		local_shutdown();
 	lease_free_all();
 	session_free();
 	token_wipe();

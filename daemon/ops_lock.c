@@ -6,6 +6,7 @@
 #include "api.h"
 #include "dispatch.h"
 #include "lease.h"
+#include "local.h"
 #include "log.h"
 #include "token.h"
 #include "upstream.h"
@@ -340,6 +341,10 @@ op_health(struct req *r, const msgpack_object *params)
 	struct ops_ctx	*c;
 
 	(void)params;
+	if (backend_current() == &backend_local) {
+		local_op_health(r);
+		return;
+	}
 	if ((c = ops_ctx_new(r, "health")) == NULL)
 		return;
 	ops_send(c, "GET", strdup("/health"), NULL, 0, 0, ops_health_done);
@@ -435,6 +440,21 @@ ops_local_renew(struct ops_ctx *c, const char *id, size_t idlen, int64_t ttl)
 	return lease_renew(c->r, c->name, lid, ttl);
 }
 
+/* Local backend: a lease not held through the registry is answered from its table. */
+static void
+ops_local_direct(struct ops_ctx *c, const char *id, size_t idlen, int64_t ttl)
+{
+	char lid[API_LEASE_ID_MAX + 1];
+
+	if (octo_proto_strcpy(lid, sizeof(lid), id, idlen) != OCTO_OK)
+		req_error(c->r, OCTO_ERR_LEASE_NOT_CURRENT, "the lease is not current");
+	else if (ttl < 0)
+		local_op_release(c->r, c->name, lid);
+	else
+		local_op_renew(c->r, c->name, lid, ttl);
+	free(c);
+}
+
 /* release: 2xx with a null body. */
 static void
 ops_release_done(const struct upstream_result *res, void *arg)
@@ -471,6 +491,10 @@ op_release(struct req *r, const msgpack_object *params)
 	if (ops_name(c, params) != 0 || ops_lease_id(r, params, &id, &idlen) != 0 ||
 	    ops_local_release(c, id, idlen)) {
 		free(c);
+		return;
+	}
+	if (backend_current() == &backend_local) {
+		ops_local_direct(c, id, idlen, -1);
 		return;
 	}
 	ops_send(c, "POST", api_lock_path(c->name, c->name_len, "release"),
@@ -518,6 +542,10 @@ op_renew(struct req *r, const msgpack_object *params)
 		free(c);
 		return;
 	}
+	if (backend_current() == &backend_local) {
+		ops_local_direct(c, id, idlen, ttl);
+		return;
+	}
 	ops_send(c, "POST", api_lock_path(c->name, c->name_len, "renew"),
 	    api_renew_body(id, idlen, ttl), 1, UPSTREAM_AUTH, ops_renew_done);
 }
@@ -547,11 +575,21 @@ ops_status_done(const struct upstream_result *res, void *arg)
 void
 op_status(struct req *r, const msgpack_object *params)
 {
-	struct ops_ctx	*c;
+	struct ops_ctx		*c;
+	struct api_lock_status	 s;
+	msgpack_packer		*pk;
 
 	if ((c = ops_ctx_new(r, "status")) == NULL)
 		return;
 	if (ops_name(c, params) != 0) {
+		free(c);
+		return;
+	}
+	if (backend_current() == &backend_local) {
+		local_status(c->name, &s);
+		pk = req_result_begin(r);
+		ops_pack_lock_status(pk, &s);
+		req_result_end(r);
 		free(c);
 		return;
 	}
@@ -587,6 +625,38 @@ ops_list_done(const struct upstream_result *res, void *arg)
 	free(c);
 }
 
+/* list from the local backend's table. */
+static void
+ops_list_local(struct ops_ctx *c, const char *p, size_t plen)
+{
+	char		 prefix[API_PREFIX_MAX + 1];
+	struct api_list	 l;
+	msgpack_packer	*pk;
+	size_t		 i;
+
+	if (p != NULL && octo_proto_strcpy(prefix, sizeof(prefix), p, plen) != OCTO_OK) {
+		req_error_param(c->r, "prefix", "prefix: too long");
+		free(c);
+		return;
+	}
+	if (local_list(p != NULL ? prefix : NULL, &l) != 0) {
+		req_error(c->r, OCTO_ERR_NOMEM, NULL);
+		free(c);
+		return;
+	}
+	pk = req_result_begin(c->r);
+	msgpack_pack_map(pk, 3);
+	octo_proto_pack_str(pk, "locks");
+	msgpack_pack_array(pk, l.n);
+	for (i = 0; i < l.n; i++)
+		ops_pack_lock_status(pk, &l.locks[i]);
+	ops_pack_int(pk, "total", l.total);
+	ops_pack_str(pk, "prefix", l.prefix);
+	req_result_end(c->r);
+	api_list_free(&l);
+	free(c);
+}
+
 /* list: optional prefix -> GET /locks[?prefix=]. */
 void
 op_list(struct req *r, const msgpack_object *params)
@@ -608,6 +678,10 @@ op_list(struct req *r, const msgpack_object *params)
 	} else if (api_prefix_check(p, plen, &why) != OCTO_OK) {
 		req_error_param(r, "prefix", "%s", why);
 		free(c);
+		return;
+	}
+	if (backend_current() == &backend_local) {
+		ops_list_local(c, p, plen);
 		return;
 	}
 	ops_send(c, "GET", api_list_path(p, plen), NULL, 0, UPSTREAM_AUTH, ops_list_done);
@@ -671,6 +745,11 @@ op_rotate_token(struct req *r, const msgpack_object *params)
 	if (!req_is_admin(r)) {
 		req_error(r, OCTO_ERR_PERMISSION_DENIED, "rotate_token is for root and "
 		    "admin_uids");
+		return;
+	}
+	if (backend_current() == &backend_local) {
+		req_error(r, OCTO_ERR_CONFIG, "rotate_token: there is no token "
+		    "with backend = local");
 		return;
 	}
 	if (ops_rotating) {
