@@ -218,6 +218,30 @@ expect "ephemeral lock released with session" free "$(get status)"
 req GET /sessions/00000000-0000-4000-8000-000000000000 "" "$TOK1"
 expect "unknown session" 404 "$code"
 
+# Natural expiry on the monotonic clock: a 1 s lease and a 1 s session run out.
+req POST /sessions '{"ttl_seconds":1}' "$TOK1"
+sid1=$(get session_id)
+req POST /locks/short/acquire '{"ttl_seconds":1}' "$TOK1"
+expect "short lease" acquired "$(get status)"
+req GET /locks/short "" "$TOK1"
+expect "short lease held at first" held "$(get status)"
+i=0
+while req GET /locks/short "" "$TOK1"; [ "$(get status)" = held ]; do
+	i=$((i + 1))
+	[ "$i" -le 60 ] || break
+	sleep 0.05
+done
+expect "1 s lease expired within 3 s" free "$(get status)"
+i=0
+while req GET "/sessions/$sid1" "" "$TOK1"; [ "$(get active)" = true ]; do
+	i=$((i + 1))
+	[ "$i" -le 60 ] || break
+	sleep 0.05
+done
+expect "1 s session inactive within 3 s" false "$(get active)"
+req POST "/sessions/$sid1/keepalive" "" "$TOK1"
+expect "keepalive of a naturally expired session" 410 "$code"
+
 # Fault injection: the next request fails, the one after succeeds.
 curl -s -o "$T/body" -d '{"count":1,"status":503,"code":"upstream_unavailable","retry_after_ms":250,"path_prefix":"/locks"}' "$U/_fake/fault"
 expect "fault accepted" true "$(get ok)"
@@ -261,7 +285,7 @@ req GET /locks "" "$newtok"
 expect "new token after rotate" 200 "$code"
 
 # Stats: counters per endpoint, and keep-alive reuse seen in the connection count.
-expect "stats acquire count" 14 "$(stat_of acquire)"
+expect "stats acquire count" 15 "$(stat_of acquire)"
 expect "stats release count" 3 "$(stat_of release)"
 expect "stats renew count" 2 "$(stat_of renew)"
 c0=$(stat_of connections_accepted)
