@@ -1,0 +1,222 @@
+#!/bin/sh
+# run-upstream.sh - acquire+release pairs through octostored against the fake OctoStore
+# server, compared in the same run with direct keep-alive libcurl (one easy handle; a curl
+# multi on libevent with 32 transfers), a bare Unix-socket echo, and new processes (one curl
+# per HTTP request against octostorectl per operation), over HTTP and HTTPS (issue 3).
+# Run from the build directory (`make bench-upstream`).
+#
+# Environment: UPBENCH_SECONDS (per measurement, default 5), UPBENCH_SPAWNS (process pairs,
+# default 200), UPBENCH_SCHEMES (default "http https"), UPBENCH_LOG_LEVEL (daemon log level,
+# default: the daemon's own default), UPBENCH_MAX_CONNECTIONS (daemon upstream pool,
+# default: the daemon's own default, 8), and UPBENCH, OCTOSTORED, OCTOSTORECTL, OCTOFAKE
+# to use other binaries.
+set -u
+
+builddir=${top_builddir:-$(pwd)}
+upbench=${UPBENCH:-$builddir/bench/upbench}
+octostored=${OCTOSTORED:-$builddir/daemon/octostored}
+octofake=${OCTOFAKE:-$builddir/tests/fake-upstream/octofake}
+seconds=${UPBENCH_SECONDS:-5}
+spawns=${UPBENCH_SPAWNS:-200}
+schemes=${UPBENCH_SCHEMES:-http https}
+
+# The CLI: the real binary, not libtool's wrapper script in the build tree.
+if [ -n "${OCTOSTORECTL:-}" ]; then
+	ctl=$OCTOSTORECTL
+elif [ -x "$builddir/client/.libs/octostorectl" ]; then
+	ctl=$builddir/client/.libs/octostorectl
+	LD_LIBRARY_PATH=$builddir/client/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+	export LD_LIBRARY_PATH
+else
+	ctl=$builddir/client/octostorectl
+fi
+curl_bin=$(command -v curl) || { echo "run-upstream: curl is required" >&2; exit 1; }
+for b in "$upbench" "$octostored" "$octofake" "$ctl"; do
+	[ -x "$b" ] || { echo "run-upstream: $b not built" >&2; exit 1; }
+done
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/upbench.XXXXXX") || exit 1
+fake_pid=
+daemon_pid=
+# shellcheck disable=SC2317 # called by the EXIT trap
+stop() {
+	for p in $daemon_pid $fake_pid; do
+		kill "$p" 2>/dev/null
+	done
+	for p in $daemon_pid $fake_pid; do
+		wait "$p" 2>/dev/null
+	done
+	daemon_pid=
+	fake_pid=
+}
+# shellcheck disable=SC2317
+cleanup() {
+	stop
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+umask 077
+tok=upbench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+printf '%s\n' "$tok" >"$dir/token"
+printf 'Authorization: Bearer %s\n' "$tok" >"$dir/auth-header"
+
+# Start octofake ($1 = http or https); sets fake_pid and url.
+start_fake() {
+	rm -f "$dir/port"
+	if [ "$1" = https ]; then
+		"$octofake" --token-file "$dir/token" --port-file "$dir/port" \
+		    --tls-cert "$dir/server.pem" --tls-key "$dir/server.key" \
+		    2>"$dir/fake.log" &
+	else
+		"$octofake" --token-file "$dir/token" --port-file "$dir/port" \
+		    2>"$dir/fake.log" &
+	fi
+	fake_pid=$!
+	i=0
+	while [ ! -s "$dir/port" ]; do
+		i=$((i + 1))
+		if [ "$i" -gt 200 ] || ! kill -0 "$fake_pid" 2>/dev/null; then
+			echo "run-upstream: octofake did not start" >&2
+			cat "$dir/fake.log" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+	url=$1://127.0.0.1:$(cat "$dir/port")
+}
+
+# Start octostored against $url; sets daemon_pid.
+start_daemon() {
+	{
+		echo "base_url = $url"
+		echo "token_file = $dir/token"
+		[ "$1" = https ] && echo "ca_file = $dir/ca.pem"
+		[ -n "${UPBENCH_LOG_LEVEL:-}" ] && echo "log_level = $UPBENCH_LOG_LEVEL"
+		[ -n "${UPBENCH_MAX_CONNECTIONS:-}" ] &&
+		    echo "upstream_max_connections = $UPBENCH_MAX_CONNECTIONS"
+	} >"$dir/octostored.conf"
+	"$octostored" --socket "$dir/octostored.sock" --config "$dir/octostored.conf" \
+	    >"$dir/octostored.log" 2>&1 &
+	daemon_pid=$!
+	i=0
+	until "$ctl" --socket "$dir/octostored.sock" ping >/dev/null 2>&1; do
+		i=$((i + 1))
+		if [ "$i" -gt 200 ] || ! kill -0 "$daemon_pid" 2>/dev/null; then
+			echo "run-upstream: octostored did not answer" >&2
+			tail -5 "$dir/octostored.log" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# A CA and a server certificate for 127.0.0.1, made for this run.
+make_certs() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	    -keyout "$dir/ca.key" -out "$dir/ca.pem" -days 1 -subj /CN=upbench-ca \
+	    -addext basicConstraints=critical,CA:TRUE \
+	    -addext keyUsage=critical,keyCertSign 2>/dev/null &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	    -keyout "$dir/server.key" -out "$dir/server.csr" -subj /CN=127.0.0.1 \
+	    2>/dev/null &&
+	printf 'subjectAltName = IP:127.0.0.1\n' >"$dir/server.ext" &&
+	openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+	    -CAcreateserial -days 1 -extfile "$dir/server.ext" -out "$dir/server.pem" \
+	    2>/dev/null
+}
+
+# connections_accepted from the fake's stats (this request's own connection included).
+fake_conns() {
+	"$curl_bin" -sS --noproxy '*' ${cacert:+--cacert "$cacert"} "$url/_fake/stats" |
+	    sed -n 's/.*"connections_accepted":\([0-9]*\).*/\1/p'
+}
+
+# Field $2 of the upbench result line in file $1.
+field() {
+	sed -n "s/.* $2=\([^ ]*\).*/\1/p" "$1" | tail -1
+}
+
+# verdict NAME VALUE OP TARGET: print the comparison and whether it meets the target.
+verdict() {
+	awk -v n="$1" -v v="$2" -v op="$3" -v t="$4" 'BEGIN {
+		ok = (op == "<=") ? (v + 0 <= t + 0) : (v + 0 >= t + 0)
+		printf "  %-52s %8.2f  target %s %s  %s\n", n, v, op, t, ok ? "met" : "MISSED"
+	}'
+}
+
+echo "# $(uname -srm), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $seconds s per measurement after 1 s warm-up, $spawns process pairs"
+status=0
+if echo "$schemes" | grep -q https; then
+	command -v openssl >/dev/null 2>&1 || { echo "run-upstream: openssl CLI needed" >&2; exit 1; }
+	make_certs || { echo "run-upstream: certificate generation failed" >&2; exit 1; }
+fi
+detach=0
+"$ctl" --help 2>&1 | grep -q -- '--detach' && detach=1
+
+for scheme in $schemes; do
+	cacert=
+	[ "$scheme" = https ] && cacert=$dir/ca.pem
+	start_fake "$scheme" || exit 1
+	start_daemon "$scheme" || exit 1
+	r=$dir/$scheme
+	echo
+	echo "## $scheme (fake at $url)"
+	run() {
+		out=$1
+		shift
+		if ! "$upbench" -t "$seconds" -u "$url" -k "$dir/token" \
+		    ${cacert:+-C "$cacert"} -l "$scheme" "$@" >"$r.$out" 2>"$r.$out.err"; then
+			echo "run-upstream: upbench $* failed" >&2
+			cat "$r.$out.err" >&2
+			status=1
+		fi
+		sed 's/^result /  /' "$r.$out"
+	}
+	run echo echo
+	run easy easy
+	run multi -c 32 multi
+	run d1 -c 1 daemon "$dir/octostored.sock"
+	# All 32 clients once, so that the pool is warm, then the measured run.
+	run d32warm -c 32 daemon "$dir/octostored.sock" >/dev/null
+	c0=$(fake_conns)
+	run d32 -c 32 daemon "$dir/octostored.sock"
+	c1=$(fake_conns)
+	newc=$((c1 - c0 - 1))
+	if ! "$upbench" -n "$spawns" -u "$url" ${cacert:+-C "$cacert"} -l "$scheme" procs \
+	    "$curl_bin" "$dir/auth-header" "$ctl" "$dir/octostored.sock" "$detach" \
+	    >"$r.procs" 2>"$r.procs.err"; then
+		echo "run-upstream: process pairs failed" >&2
+		cat "$r.procs.err" >&2
+		status=1
+	fi
+	sed 's/^result /  /' "$r.procs"
+
+	echo "  -- $scheme targets"
+	e=$(field "$r.echo" mean_us)
+	k=$(field "$r.easy" mean_us)
+	d=$(field "$r.d1" mean_us)
+	ep=$(field "$r.echo" p50_us)
+	kp=$(field "$r.easy" p50_us)
+	dp=$(field "$r.d1" p50_us)
+	verdict "1 client: daemon op / (echo + easy request), mean" \
+	    "$(awk -v d="$d" -v e="$e" -v k="$k" 'BEGIN { print d / (e + k) }')" "<=" 1.2
+	verdict "1 client: daemon op / (echo + easy request), p50" \
+	    "$(awk -v d="$dp" -v e="$ep" -v k="$kp" 'BEGIN { print d / (e + k) }')" "<=" 1.2
+	verdict "32 clients: daemon ops/s / direct multi ops/s" \
+	    "$(awk -v d="$(field "$r.d32" ops_per_s)" -v m="$(field "$r.multi" ops_per_s)" \
+	    'BEGIN { print d / m }')" ">=" 0.8
+	verdict "new upstream connections in steady state" "$newc" "<=" 0
+	if [ "$scheme" = https ]; then
+		verdict "process pairs: curl / octostorectl" "$(field "$r.procs" ratio)" ">=" 10
+	else
+		verdict "process pairs: curl / octostorectl" "$(field "$r.procs" ratio)" ">=" 6
+	fi
+	[ "$detach" = 0 ] && echo "  (octostorectl has no --detach: each acquire's lease goes" \
+	    "with its process, so the release process gets lease_not_current after the same" \
+	    "round trip)"
+	stop
+done
+exit "$status"
