@@ -181,16 +181,12 @@ ctl_exit_status(int r)
 	}
 }
 
-/* Report a failed call on stderr (and as JSON on stdout with --json). */
-int
-ctl_fail(struct octo_client *c, const char *cmd, int r)
+/* Print an error: one line on stderr, and an {"error": ...} document with --json. */
+static void
+ctl_report(const char *cmd, const char *code, const char *msg, const char *param,
+    int64_t retry, const char *reqid)
 {
-	const char	*param = octo_last_error_param(c);
-	const char	*reqid = octo_last_error_request_id(c);
-	const char	*code = octo_last_error_code(c);
-	const char	*msg = octo_last_error_message(c);
-	int64_t		 retry = octo_last_error_retry_after_ms(c);
-	json_t		*o, *e;
+	json_t	*o, *e;
 
 	fprintf(stderr, "octostorectl: %s: ", cmd);
 	ctl_put_esc(stderr, msg, strlen(msg));
@@ -207,22 +203,56 @@ ctl_fail(struct octo_client *c, const char *cmd, int r)
 		ctl_put_esc(stderr, reqid, strlen(reqid));
 	}
 	fputs(")\n", stderr);
+	if (!ctl_opts.json)
+		return;
+	e = json_object();
+	ctl_json_str(e, "code", code);
+	ctl_json_str(e, "message", msg);
+	if (param != NULL)
+		ctl_json_str(e, "param", param);
+	if (retry >= 0)
+		ctl_json_num(e, "retry_after_ms", retry);
+	if (reqid != NULL)
+		ctl_json_str(e, "request_id", reqid);
+	o = json_object();
+	json_object_set_new(o, "error", e);
+	ctl_json_print(o);
+}
 
-	if (ctl_opts.json) {
-		e = json_object();
-		ctl_json_str(e, "code", code);
-		ctl_json_str(e, "message", msg);
-		if (param != NULL)
-			ctl_json_str(e, "param", param);
-		if (retry >= 0)
-			json_object_set_new(e, "retry_after_ms", json_integer(retry));
-		if (reqid != NULL)
-			ctl_json_str(e, "request_id", reqid);
-		o = json_object();
-		json_object_set_new(o, "error", e);
-		ctl_json_print(o);
-	}
+/* Report a failed call; returns the exit status for it. */
+int
+ctl_fail(struct octo_client *c, const char *cmd, int r)
+{
+	ctl_report(cmd, octo_last_error_code(c), octo_last_error_message(c),
+	    octo_last_error_param(c), octo_last_error_retry_after_ms(c),
+	    octo_last_error_request_id(c));
 	return ctl_exit_status(r);
+}
+
+/* Report a failed connect, errno intact from octo_connect(); returns the exit status. */
+static int
+ctl_connect_failed(const char *cmd, const char *path, int r)
+{
+	char	msg[512];
+	int	saved = errno;
+
+	if (r == OCTO_ERR_SYSTEM)
+		snprintf(msg, sizeof(msg), "cannot connect to %s: %s", path,
+		    strerror(saved));
+	else
+		snprintf(msg, sizeof(msg), "cannot connect to %s: %s", path,
+		    octo_strerror(r));
+	if (r == OCTO_ERR_SYSTEM && (saved == EACCES || saved == EPERM)) {
+		ctl_report(cmd, octo_err_name(OCTO_ERR_PERMISSION_DENIED), msg, NULL, -1,
+		    NULL);
+		return CTL_EXIT_NOPERM;
+	}
+	if (r == OCTO_ERR_INVALID_ARGUMENT) {
+		ctl_report(cmd, octo_err_name(r), msg, "socket", -1, NULL);
+		return CTL_EXIT_USAGE;
+	}
+	ctl_report(cmd, octo_err_name(OCTO_ERR_UNAVAILABLE), msg, NULL, -1, NULL);
+	return CTL_EXIT_UNAVAILABLE;
 }
 
 /* Parse the command line, connect, run one command. */
@@ -234,7 +264,7 @@ main(int argc, char **argv)
 	const char		*path;
 	unsigned		 used = 0;
 	size_t			 i;
-	int			 ch, nargs, r, status, saved;
+	int			 ch, nargs, r, status;
 
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":hjs:t:V", ctl_longopts, NULL)) != -1) {
@@ -296,19 +326,8 @@ main(int argc, char **argv)
 		return ctl_usage_error("option not valid for", cmd->name);
 
 	path = octo_socket_path(ctl_opts.socket);
-	if ((r = octo_connect(path, ctl_opts.timeout_ms, &c)) != OCTO_OK) {
-		saved = errno;
-		fputs("octostorectl: cannot connect to ", stderr);
-		ctl_put_esc(stderr, path, strlen(path));
-		if (r == OCTO_ERR_SYSTEM) {
-			fprintf(stderr, ": %s\n", strerror(saved));
-			return saved == EACCES || saved == EPERM ? CTL_EXIT_NOPERM :
-			    CTL_EXIT_UNAVAILABLE;
-		}
-		fprintf(stderr, ": %s\n", octo_strerror(r));
-		return r == OCTO_ERR_INVALID_ARGUMENT ? CTL_EXIT_USAGE :
-		    CTL_EXIT_UNAVAILABLE;
-	}
+	if ((r = octo_connect(path, ctl_opts.timeout_ms, &c)) != OCTO_OK)
+		return ctl_connect_failed(cmd->name, path, r);
 	status = cmd->fn(c, argv + optind + 1);
 	octo_close(c);
 	if (fflush(stdout) != 0) {
