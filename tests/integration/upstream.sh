@@ -274,20 +274,6 @@ check "group-readable token file: the daemon refuses to start" [ $? -ne 0 ]
 check "with a clear error" grep -q 'accessible by group or others' "$T/loose.log"
 check "that does not show the token" sh -c "! grep -qF -- '$TOK1' '$T/loose.log'"
 
-# --- OCTOSTORE_TOKEN: used, warned about, and wiped from the environment ---
-OCTOSTORE_TOKEN=$TOK1 "$OCTOSTORED" --config /dev/null --socket "$T/sock3" --base-url "$U" \
-    --log-level trace >"$T/env.log" 2>&1 &
-EXTRA_PID=$!
-wait_ready "$T/sock3" "$EXTRA_PID" 20000 || fail "daemon with OCTOSTORE_TOKEN did not start"
-check "OCTOSTORE_TOKEN: a line says a file is safer" grep -q 'a token file' "$T/env.log"
-check "OCTOSTORE_TOKEN: wiped from /proc/PID/environ" \
-    sh -c "! tr '\0' '\n' </proc/$EXTRA_PID/environ | grep -qF -- '$TOK1'"
-OUT=$("$OCTOSTORECTL" --socket "$T/sock3" --json health 2>/dev/null)
-check "OCTOSTORE_TOKEN: health answers" [ "$(jqo .upstream.reachable)" = true ]
-kill -TERM "$EXTRA_PID"
-wait "$EXTRA_PID"
-EXTRA_PID=
-
 # extra_daemon NAME CONFIG-LINES: start another daemon on $T/NAME.sock with that config.
 extra_daemon() {
 	printf '%s\n' "$2" >"$T/$1.conf"
@@ -298,8 +284,21 @@ extra_daemon() {
 extra_stop() {
 	kill -TERM "$EXTRA_PID"
 	wait "$EXTRA_PID"
+	check "daemon $1 exits 0 on SIGTERM" [ $? -eq 0 ]
 	EXTRA_PID=
 }
+
+# --- OCTOSTORE_TOKEN: used, warned about, and wiped from the environment ---
+OCTOSTORE_TOKEN=$TOK1 "$OCTOSTORED" --config /dev/null --socket "$T/sock3" --base-url "$U" \
+    --log-level trace >"$T/env.log" 2>&1 &
+EXTRA_PID=$!
+wait_ready "$T/sock3" "$EXTRA_PID" 20000 || fail "daemon with OCTOSTORE_TOKEN did not start"
+check "OCTOSTORE_TOKEN: a line says a file is safer" grep -q 'a token file' "$T/env.log"
+check "OCTOSTORE_TOKEN: wiped from /proc/PID/environ" \
+    sh -c "! tr '\0' '\n' </proc/$EXTRA_PID/environ | grep -qF -- '$TOK1'"
+OUT=$("$OCTOSTORECTL" --socket "$T/sock3" --json health 2>/dev/null)
+check "OCTOSTORE_TOKEN: health answers" [ "$(jqo .upstream.reachable)" = true ]
+extra_stop env
 
 # --- plain http only to loopback, unless allow_insecure_http ---
 "$OCTOSTORED" --config /dev/null --socket "$T/sock4" --base-url http://192.0.2.1:8080 \
@@ -310,7 +309,7 @@ extra_daemon insecure "base_url = http://192.0.2.1:8080
 allow_insecure_http = true"
 check "allow_insecure_http: starts, with a warning" \
     grep -q 'crosses the network in clear' "$T/insecure.log"
-extra_stop
+extra_stop insecure
 
 # --- TLS: verification on, ca_file trusted; a wrong CA fails closed ---
 if command -v openssl >/dev/null 2>&1; then
@@ -344,7 +343,7 @@ token_file = $T/tls-tok"
 	OUT=$("$OCTOSTORECTL" --socket "$T/tls.sock" --json health 2>/dev/null)
 	check "https health: ok, auth_ok true" \
 	    [ "$(jqo '.status + " " + (.upstream.auth_ok | tostring)')" = "ok true" ]
-	extra_stop
+	extra_stop tls
 
 	extra_daemon wrongca "base_url = $TU
 ca_file = $T/other.pem
@@ -354,14 +353,14 @@ token_file = $T/tls-tok"
 	OUT=$("$OCTOSTORECTL" --socket "$T/wrongca.sock" --json health 2>/dev/null)
 	check "https with a wrong CA: health unavailable, certificate error reported" \
 	    [ "$(jqo '.status + " " + (.upstream.last_error | test("certificate") | tostring)')" = "unavailable true" ]
-	extra_stop
+	extra_stop wrongca
 
 	extra_daemon noca "base_url = $TU
 token_file = $T/tls-tok"
 	OUT=$("$OCTOSTORECTL" --socket "$T/noca.sock" --json status tls/one 2>/dev/null)
 	check "https with the system CAs only: a self-signed server is refused" \
 	    [ "$(jqo .error.code)" = unavailable ]
-	extra_stop
+	extra_stop noca
 	check "TLS: token never in the daemons' output" \
 	    sh -c "! grep -qF -- '$TOK2' '$T/tls.log' '$T/wrongca.log' '$T/noca.log'"
 else
