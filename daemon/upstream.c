@@ -512,9 +512,11 @@ upstream_request(const char *method, const char *path, const char *body, int fla
 		url = NULL;
 		goto fail;
 	}
+	/* "Content-Type:" with no value stops curl's form type on a body-less POST. */
 	if (upstream_header(x, "Accept: application/json") != 0 ||
 	    upstream_header(x, "Expect:") != 0 ||
-	    (body != NULL && upstream_header(x, "Content-Type: application/json") != 0))
+	    upstream_header(x, body != NULL ? "Content-Type: application/json" :
+	    "Content-Type:") != 0)
 		goto fail;
 	if ((flags & UPSTREAM_AUTH) && (rc = upstream_auth_header(x)) != OCTO_OK)
 		goto fail;
@@ -554,8 +556,10 @@ upstream_request(const char *method, const char *path, const char *body, int fla
 		if (curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body != NULL ? body : "") !=
 		    CURLE_OK)
 			goto fail;
-	} else
+	} else if (strcmp(method, "GET") == 0)
 		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	else
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);	/* DELETE */
 
 	if (curl_multi_add_handle(up_multi, e) != CURLM_OK) {
 		rc = OCTO_ERR_INTERNAL;

@@ -47,8 +47,8 @@ int upstream_init(struct event_base *base, const struct config *cfg);
 void upstream_shutdown(void);
 
 /*
- * Start method ("GET" or "POST") on path (already encoded, relative to base_url) with
- * an optional JSON body.  Returns OCTO_OK, and cb is called exactly once later from
+ * Start method ("GET", "POST" or "DELETE") on path (already encoded, relative to
+ * base_url) with an optional JSON body (POST only).  Returns OCTO_OK, and cb is called exactly once later from
  * the loop; or an error code, and cb is never called.
  */
 int upstream_request(const char *method, const char *path, const char *body,

@@ -259,6 +259,8 @@ ctl status e/reload
 check "after a second SIGHUP the current token works again" [ "$RC $(jqo .status)" = "0 free" ]
 
 check "daemon stops cleanly" stop_daemon
+check "the upstream session was ended with a real DELETE" \
+    grep -q 'DELETE /sessions/.* -> 204' "$T/fake.log"
 for tok in "$TOK1" "$TOK2" "$NEWTOK"; do
 	check "token never in the daemon's trace output" sh -c "! grep -qF -- '$tok' '$T/daemon.log'"
 	check "token never in octostorectl output" \
