@@ -83,17 +83,15 @@ else
 	status=1
 fi
 
-# The CLI's start-up: the real binary, not libtool's wrapper script in the build tree.
+# The CLI's start-up: the real binary, not a libtool wrapper script in the build tree.
 echo
 echo "## new process spawn time, mean of $spawns runs"
-if [ -n "${OCTOSTORECTL:-}" ]; then
-	ctl=$OCTOSTORECTL
-elif [ -x "$builddir/client/.libs/octostorectl" ]; then
+ctl=${OCTOSTORECTL:-$builddir/client/octostorectl}
+if [ -z "${OCTOSTORECTL:-}" ] && head -c 2 "$ctl" 2>/dev/null | grep -q '^#!' &&
+    [ -x "$builddir/client/.libs/octostorectl" ]; then
 	ctl=$builddir/client/.libs/octostorectl
 	LD_LIBRARY_PATH=$builddir/client/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 	export LD_LIBRARY_PATH
-else
-	ctl=$builddir/client/octostorectl
 fi
 # Alternate the two commands in five batches so that load drift hits both alike.
 if [ "$daemon_ok" = 1 ] && [ -x "$ctl" ]; then
