@@ -697,6 +697,7 @@ struct bad_case {
 	uint32_t	 msgid;
 };
 
+/* Builders of malformed messages, one per bad_cases entry below. */
 static void
 b_msgid_negative(void)
 {
