@@ -23,6 +23,10 @@
 #define LOCAL_TIME_SIZE		32
 #define LOCAL_UUID_SIZE		37
 #define LOCAL_RESTORED_HOLDER	"previous-run"
+/* Group commit: how long a batch may wait for its usual size, and how far back "usual"
+ * looks. */
+#define LOCAL_DELAY_MAX_US	1000
+#define LOCAL_BATCH_HISTORY	8
 
 /* One lock name.  It outlives its leases so that its tokens never repeat. */
 struct llock {
@@ -79,10 +83,20 @@ static off_t			 local_snap_size;
 static off_t			 local_compact_min = LOCAL_COMPACT_MIN;
 static char			 local_err[256];	/* last storage failure, for health */
 static struct lcallq		 local_calls = TAILQ_HEAD_INITIALIZER(local_calls);
+static struct lcallq		 local_durable = TAILQ_HEAD_INITIALIZER(local_durable);
+static unsigned			 local_ndurable;	/* calls waiting for the fsync */
+static int64_t			 local_wait_start;	/* the first of them arrived */
+static struct event		*local_delay_ev;
+static int64_t			 local_sync_us;		/* fsync time, moving average */
+static unsigned			 local_batches[LOCAL_BATCH_HISTORY];
+static unsigned			 local_batch_i;
+static int64_t			 local_delay_max = LOCAL_DELAY_MAX_US;
+static uint64_t			 local_nsyncs, local_nsynced;	/* for the exit log */
 static LIST_HEAD(, lsession)	 local_sessions = LIST_HEAD_INITIALIZER(local_sessions);
 static struct llock		**local_listv;	/* the last list answer's entries */
 
 static void	local_commit_cb(evutil_socket_t, short, void *);
+static void	local_delay_cb(evutil_socket_t, short, void *);
 
 /* Wall clock in milliseconds. */
 static int64_t
@@ -585,28 +599,29 @@ local_compact(void)
 	return 0;
 }
 
-/*
- * End of a loop turn with calls waiting: write their records once, fsync once if any
- * of them needs it (group commit), then answer them all.  A failed write is repaired
- * by rewriting the whole state; if that fails too, fresh grants are undone and every
- * call that needed durability fails as unavailable (transient).
- */
-static void
-local_commit_cb(evutil_socket_t fd, short what, void *arg)
+/* Monotonic microseconds. */
+static int64_t
+local_now_us(void)
 {
-	struct lcallq	 q = TAILQ_HEAD_INITIALIZER(q);
-	struct lcall	*c;
-	int		 durable = 0, ok;
+	struct timespec ts;
 
-	(void)fd;
-	(void)what;
-	(void)arg;
-	TAILQ_CONCAT(&q, &local_calls, q);
-	TAILQ_FOREACH(c, &q, q)
-		durable |= c->durable;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * Write the queued records, and fsync if sync is set.  A failed write is repaired by
+ * rewriting the whole state (the snapshot holds every change).  0, or -1 when the
+ * state could not be made durable.
+ */
+static int
+local_write(int sync)
+{
+	int ok;
+
 	if (local_wal.broken)
-		ok = local_compact();	/* repair: the snapshot holds every change */
-	else if ((ok = wal_flush(&local_wal, durable)) != 0) {
+		ok = local_compact();
+	else if ((ok = wal_flush(&local_wal, sync)) != 0) {
 		snprintf(local_err, sizeof(local_err), "writing %s/%s: %s", local_dir,
 		    WAL_FILE, strerror(errno));
 		log_error("local: %s; rewriting the state", local_err);
@@ -616,21 +631,131 @@ local_commit_cb(evutil_socket_t fd, short what, void *arg)
 		log_info("local: the state directory works again");
 		local_err[0] = '\0';
 	}
+	return ok;
+}
+
+/* Answer one call; if its durability could not be had, undo a fresh grant and fail it
+ * as unavailable (transient). */
+static void
+local_answer(struct lcall *c, int ok)
+{
+	if (ok != 0 && c->durable && c->res.err == OCTO_OK) {
+		if (c->grant != NULL && c->grant->held &&
+		    strcmp(c->grant->lease_id, c->lease_id) == 0)
+			local_drop(c->grant);
+		local_fail(c, OCTO_ERR_UNAVAILABLE, "the lock state could not be written "
+		    "to disk");
+	}
+	c->cb(&c->res, c->arg);
+	free(c->metadata);
+	free(c);
+}
+
+/* The usual batch: the largest of the last few. */
+static unsigned
+local_batch_hint(void)
+{
+	unsigned i, m = 1;
+
+	for (i = 0; i < LOCAL_BATCH_HISTORY; i++)
+		if (local_batches[i] > m)
+			m = local_batches[i];
+	return m;
+}
+
+/* fsync once for every call waiting on it, then answer them all. */
+static void
+local_sync_now(void)
+{
+	struct lcallq	 q = TAILQ_HEAD_INITIALIZER(q);
+	struct lcall	*c;
+	int64_t		 t0 = local_now_us();
+	int		 ok;
+
+	evtimer_del(local_delay_ev);
+	ok = local_write(1);
+	local_sync_us = (local_sync_us * 7 + (local_now_us() - t0)) / 8;
+	local_batches[local_batch_i++ % LOCAL_BATCH_HISTORY] = local_ndurable;
+	local_nsyncs++;
+	local_nsynced += local_ndurable;
+	TAILQ_CONCAT(&q, &local_durable, q);
+	local_ndurable = 0;
 	while ((c = TAILQ_FIRST(&q)) != NULL) {
 		TAILQ_REMOVE(&q, c, q);
-		if (ok != 0 && c->durable && c->res.err == OCTO_OK) {
-			if (c->grant != NULL && c->grant->held &&
-			    strcmp(c->grant->lease_id, c->lease_id) == 0)
-				local_drop(c->grant);
-			local_fail(c, OCTO_ERR_UNAVAILABLE, "the lock state could not be "
-			    "written to disk");
-		}
-		c->cb(&c->res, c->arg);
-		free(c->metadata);
-		free(c);
+		local_answer(c, ok);
 	}
-	if (local_wal.size > local_compact_min && local_wal.size > 2 * local_snap_size &&
-	    !local_wal.broken && wal_pending(&local_wal) == 0)
+}
+
+/*
+ * Sync now, or a little later when fewer calls wait than the usual batch: up to a
+ * quarter of the measured fsync time (at most LOCAL_DELAY_MAX_US) for the rest of the
+ * batch to arrive.  One client never waits (its batch is 1).
+ */
+static void
+local_sync_maybe(void)
+{
+	struct timeval	tv;
+	int64_t		waited, budget;
+
+	if (TAILQ_EMPTY(&local_durable))
+		return;
+	waited = local_now_us() - local_wait_start;
+	budget = local_sync_us / 4 < local_delay_max ? local_sync_us / 4 :
+	    local_delay_max;
+	if (local_ndurable < local_batch_hint() && waited < budget) {
+		if (!evtimer_pending(local_delay_ev, NULL)) {
+			tv.tv_sec = 0;
+			tv.tv_usec = (suseconds_t)(budget - waited);
+			evtimer_add(local_delay_ev, &tv);
+		}
+		return;
+	}
+	local_sync_now();
+}
+
+/* The gathering delay ran out. */
+static void
+local_delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (!TAILQ_EMPTY(&local_durable))
+		local_sync_now();
+}
+
+/*
+ * End of a loop turn with calls waiting (group commit): their records are written
+ * with one write; calls that need no durability (release, held, sessions) are
+ * answered at once, the others wait for one shared fsync.
+ */
+static void
+local_commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct lcallq	 q = TAILQ_HEAD_INITIALIZER(q);
+	struct lcall	*c;
+	int		 ok;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	TAILQ_CONCAT(&q, &local_calls, q);
+	ok = local_write(0);
+	while ((c = TAILQ_FIRST(&q)) != NULL) {
+		TAILQ_REMOVE(&q, c, q);
+		if (ok == 0 && c->durable && c->res.err == OCTO_OK) {
+			if (TAILQ_EMPTY(&local_durable))
+				local_wait_start = local_now_us();
+			TAILQ_INSERT_TAIL(&local_durable, c, q);
+			local_ndurable++;
+			continue;
+		}
+		local_answer(c, ok);
+	}
+	local_sync_maybe();
+	if (TAILQ_EMPTY(&local_durable) && local_wal.size > local_compact_min &&
+	    local_wal.size > 2 * local_snap_size && !local_wal.broken &&
+	    wal_pending(&local_wal) == 0)
 		local_compact();
 }
 
@@ -717,8 +842,11 @@ local_init(struct event_base *base, const char *state_dir, char *err, size_t err
 	local_base = base;
 	if ((v = getenv("OCTOSTORED_LOCAL_COMPACT_BYTES")) != NULL && *v != '\0')
 		local_compact_min = (off_t)strtoll(v, NULL, 10);	/* tests only */
+	if ((v = getenv("OCTOSTORED_LOCAL_DELAY_US")) != NULL && *v != '\0')
+		local_delay_max = strtoll(v, NULL, 10);		/* benchmarks only */
 	if ((local_dir = strdup(state_dir)) == NULL ||
 	    (local_commit_ev = event_new(base, -1, 0, local_commit_cb, NULL)) == NULL ||
+	    (local_delay_ev = evtimer_new(base, local_delay_cb, NULL)) == NULL ||
 	    local_grow() != 0) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -765,6 +893,14 @@ local_shutdown(void)
 	size_t		 i;
 
 	local_stopping = 1;
+	if (local_nsyncs > 0)
+		log_info("local: %llu fsyncs for %llu grants and renewals (%.1f per fsync), "
+		    "fsync %lld us on average", (unsigned long long)local_nsyncs,
+		    (unsigned long long)local_nsynced,
+		    (double)local_nsynced / (double)local_nsyncs, (long long)local_sync_us);
+	TAILQ_CONCAT(&local_durable, &local_calls, q);
+	TAILQ_CONCAT(&local_calls, &local_durable, q);
+	local_ndurable = 0;
 	/* A grant nobody will hear of is undone rather than left to expire. */
 	TAILQ_FOREACH(c, &local_calls, q) {
 		if (c->grant != NULL && c->grant->held &&
@@ -805,7 +941,9 @@ local_shutdown(void)
 	local_listv = NULL;
 	if (local_commit_ev != NULL)
 		event_free(local_commit_ev);
-	local_commit_ev = NULL;
+	if (local_delay_ev != NULL)
+		event_free(local_delay_ev);
+	local_commit_ev = local_delay_ev = NULL;
 	free(local_dir);
 	local_dir = NULL;
 }
