@@ -705,24 +705,41 @@ lease_may(const struct lease *ln, const struct req *r)
 	return ln->owner == r->conn;
 }
 
+/*
+ * The held lease (name, lease_id) if r may act on it.  NULL with *answered 0: this
+ * daemon holds no such lease; NULL with *answered 1: r was refused.
+ */
+static struct lease *
+lease_claim(struct req *r, const char *name, const char *lease_id, int *answered)
+{
+	struct lease *ln = lease_find(name);
+
+	*answered = 0;
+	if (ln == NULL || ln->state != L_HELD || strcmp(ln->lease_id, lease_id) != 0)
+		return NULL;
+	*answered = 1;
+	if (!lease_may(ln, r)) {
+		req_error(r, OCTO_ERR_NOT_OWNER, "%s is held by another %s", name,
+		    ln->detached ? "user" : "client");
+		return NULL;
+	}
+	if (ln->ctl_req != NULL) {
+		req_error(r, OCTO_ERR_BUSY, "another request on this lease is in progress");
+		return NULL;
+	}
+	ln->ctl_req = r;
+	return ln;
+}
+
 /* release. */
 int
 lease_release(struct req *r, const char *name, const char *lease_id)
 {
-	struct lease *ln = lease_find(name);
+	struct lease	*ln;
+	int		 answered;
 
-	if (ln == NULL || ln->state != L_HELD || strcmp(ln->lease_id, lease_id) != 0)
-		return 0;
-	if (!lease_may(ln, r)) {
-		req_error(r, OCTO_ERR_NOT_OWNER, "%s is held by another %s", name,
-		    ln->detached ? "user" : "client");
-		return 1;
-	}
-	if (ln->ctl_req != NULL) {
-		req_error(r, OCTO_ERR_BUSY, "another request on this lease is in progress");
-		return 1;
-	}
-	ln->ctl_req = r;
+	if ((ln = lease_claim(r, name, lease_id, &answered)) == NULL)
+		return answered;
 	log_debug("release name=%s lease=%s pid=%d", name, lease_short(ln), (int)r->pid);
 	lease_release_start(ln);
 	return 1;
@@ -746,20 +763,11 @@ lease_renew_send(struct lease *ln)
 int
 lease_renew(struct req *r, const char *name, const char *lease_id, int64_t ttl)
 {
-	struct lease *ln = lease_find(name);
+	struct lease	*ln;
+	int		 answered;
 
-	if (ln == NULL || ln->state != L_HELD || strcmp(ln->lease_id, lease_id) != 0)
-		return 0;
-	if (!lease_may(ln, r)) {
-		req_error(r, OCTO_ERR_NOT_OWNER, "%s is held by another %s", name,
-		    ln->detached ? "user" : "client");
-		return 1;
-	}
-	if (ln->ctl_req != NULL) {
-		req_error(r, OCTO_ERR_BUSY, "another request on this lease is in progress");
-		return 1;
-	}
-	ln->ctl_req = r;
+	if ((ln = lease_claim(r, name, lease_id, &answered)) == NULL)
+		return answered;
 	ln->ttl_ms = ttl * 1000;
 	if (ln->inflight > 0)
 		ln->renew_again = 1;
