@@ -65,6 +65,8 @@ struct result {
 	uint64_t	 n;
 	uint64_t	 slow;		/* replies that were not byte-identical */
 	uint64_t	 reply_bytes;
+	uint64_t	 all;		/* replies, warm-up included */
+	double		 cpu_us;	/* server CPU per reply, < 0 unknown */
 	int		 failed;
 };
 
@@ -79,6 +81,29 @@ now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+/* CPU time (user + system) of process pid in microseconds, or -1. */
+static double
+proc_cpu_us(pid_t pid)
+{
+	char			 path[64];
+	FILE			*f;
+	unsigned long long	 ut, st;
+	int			 ok;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	/* Fields 14 and 15; the command name (2) is skipped up to its last ')'. */
+	ok = fscanf(f, "%*d (%*[^)]) %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+	    &ut, &st) == 2;
+	fclose(f);
+	if (!ok)
+		return -1;
+	return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* msgpack write callback into a struct frame. */
@@ -280,6 +305,7 @@ gconn_read(struct gconn *c, uint64_t t, int record, msgpack_zone *zone,
 		if (gconn_reply(c, c->in + off, len, t, record, zone, res) != 0)
 			return -1;
 		off += len;
+		res->all++;
 		if (record)
 			(*done)++;
 	}
@@ -297,13 +323,14 @@ gconn_read(struct gconn *c, uint64_t t, int record, msgpack_zone *zone,
  * warm-up plus seconds.  Only replies arriving after the warm-up count.
  */
 static int
-run_point(const char *path, unsigned nconns, unsigned depth, double seconds,
-    struct result *res)
+run_point(const char *path, pid_t pid, unsigned nconns, unsigned depth,
+    double seconds, struct result *res)
 {
 	struct epoll_event	 ev, evs[64];
 	struct gconn		*conns;
 	msgpack_zone		 zone;
 	uint64_t		 t, start, warm, end, last, done = 0;
+	double			 cpu0;
 	unsigned		 i;
 	int			 ep, n, k, rc = -1;
 
@@ -329,6 +356,7 @@ run_point(const char *path, unsigned nconns, unsigned depth, double seconds,
 			goto out;
 	}
 
+	cpu0 = proc_cpu_us(pid);
 	start = last = now_ns();
 	warm = start + (uint64_t)(seconds * 0.1 * 1e9);
 	end = warm + (uint64_t)(seconds * 1e9);
@@ -361,6 +389,9 @@ run_point(const char *path, unsigned nconns, unsigned depth, double seconds,
 			goto out;
 		}
 	}
+	res->cpu_us = -1;
+	if (cpu0 >= 0 && res->all > 0 && proc_cpu_us(pid) >= cpu0)
+		res->cpu_us = (proc_cpu_us(pid) - cpu0) / (double)res->all;
 	res->n = done;
 	res->ops = (double)done / seconds;
 	res->p50_us = hist_quantile(0.50);
@@ -419,9 +450,24 @@ median(const struct result *r, unsigned n)
 	return r[0];
 }
 
-/* Print one measurement row. */
+/* Print one target's columns. */
 static void
-print_row(unsigned depth, unsigned conns, const struct result *a, const struct result *b)
+print_result(const struct result *r, int cpu)
+{
+	if (r->failed)
+		printf(" %9s %7s %8s", "FAILED", "-", "-");
+	else
+		printf(" %9.0f %7.1f %8.1f", r->ops, r->p50_us, r->p99_us);
+	if (cpu && r->cpu_us >= 0 && !r->failed)
+		printf(" %6.2f", r->cpu_us);
+	else if (cpu)
+		printf(" %6s", "-");
+}
+
+/* Print one measurement row; ratio is daemon/echo throughput, cpu ratio echo/daemon. */
+static void
+print_row(unsigned depth, unsigned conns, const struct result *a,
+    const struct result *b, int cpu)
 {
 	char mode[16];
 
@@ -430,22 +476,19 @@ print_row(unsigned depth, unsigned conns, const struct result *a, const struct r
 	else
 		snprintf(mode, sizeof(mode), "pipe%u", depth);
 	printf("%-7s %5u", mode, conns);
-	if (a->failed)
-		printf(" %11s %8s %8s", "FAILED", "-", "-");
-	else
-		printf(" %11.0f %8.1f %8.1f", a->ops, a->p50_us, a->p99_us);
-	if (b == NULL) {
-		printf("\n");
-		return;
+	print_result(a, cpu);
+	if (b != NULL) {
+		print_result(b, cpu);
+		if (!a->failed && !b->failed && b->ops > 0)
+			printf(" %6.2f", a->ops / b->ops);
+		else
+			printf(" %6s", "-");
+		if (cpu && !a->failed && !b->failed && a->cpu_us > 0 && b->cpu_us >= 0)
+			printf(" %6.2f", b->cpu_us / a->cpu_us);
+		else if (cpu)
+			printf(" %6s", "-");
 	}
-	if (b->failed)
-		printf(" %11s %8s %8s", "FAILED", "-", "-");
-	else
-		printf(" %11.0f %8.1f %8.1f", b->ops, b->p50_us, b->p99_us);
-	if (!a->failed && !b->failed && b->ops > 0)
-		printf(" %6.2f\n", a->ops / b->ops);
-	else
-		printf(" %6s\n", "-");
+	printf("\n");
 }
 
 /* The load generator: every depth x conns point against one or two sockets. */
@@ -454,13 +497,16 @@ bench_main(int argc, char **argv)
 {
 	unsigned	 conns[8] = { 1, 8, 64 }, depths[8] = { 1, 16 };
 	unsigned	 nconns = 3, ndepths = 2, rounds = 1, i, j, k;
+	long		 pid_a = 0, pid_b = 0;
 	double		 seconds = 2;
 	const char	*target, *echo = NULL;
 	struct result	 a, b, ra[BENCH_MAX_ROUNDS], rb[BENCH_MAX_ROUNDS];
 	uint64_t	 slow = 0;
-	int		 ch, failed = 0;
+	char		*end;
+	long		 v;
+	int		 ch, cpu, failed = 0;
 
-	while ((ch = getopt(argc, argv, "c:d:r:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:d:p:q:r:t:")) != -1) {
 		switch (ch) {
 		case 'c':
 			if ((nconns = parse_list(optarg, conns, 8, BENCH_MAX_CONNS)) == 0)
@@ -469,6 +515,13 @@ bench_main(int argc, char **argv)
 		case 'd':
 			if ((ndepths = parse_list(optarg, depths, 8, BENCH_MAX_DEPTH)) == 0)
 				goto usage;
+			break;
+		case 'p':
+		case 'q':
+			v = strtol(optarg, &end, 10);
+			if (*end != '\0' || v <= 0)
+				goto usage;
+			*(ch == 'p' ? &pid_a : &pid_b) = v;
 			break;
 		case 'r':
 			if (parse_list(optarg, &rounds, 1, BENCH_MAX_ROUNDS) != 1)
@@ -495,27 +548,41 @@ bench_main(int argc, char **argv)
 	    "request %zu bytes, reply %zu bytes; latency in microseconds\n", seconds,
 	    seconds * 0.1, rounds, rounds > 1 ? "s" : "", req_frames[1].len,
 	    rep_frames[1].len);
-	printf("%-7s %5s %11s %8s %8s", "mode", "conns", "ops/s", "p50", "p99");
-	if (echo != NULL)
-		printf(" %11s %8s %8s %6s", "echo ops/s", "p50", "p99", "ratio");
+	cpu = pid_a > 0 && (echo == NULL || pid_b > 0);
+	if (cpu)
+		printf("# cpu/op: server CPU microseconds per reply (/proc, %ld Hz ticks); "
+		    "ratio: daemon/echo ops/s; cpu: echo/daemon cpu/op\n",
+		    sysconf(_SC_CLK_TCK));
+	printf("%-7s %5s %9s %7s %8s", "mode", "conns", "ops/s", "p50", "p99");
+	if (cpu)
+		printf(" %6s", "cpu/op");
+	if (echo != NULL) {
+		printf(" %9s %7s %8s", "echo", "p50", "p99");
+		if (cpu)
+			printf(" %6s", "cpu/op");
+		printf(" %6s", "ratio");
+		if (cpu)
+			printf(" %6s", "cpu");
+	}
 	printf("\n");
 	fflush(stdout);
 	for (i = 0; i < ndepths; i++) {
 		for (j = 0; j < nconns; j++) {
 			/* Alternate the targets round by round so drift hits both. */
 			for (k = 0; k < rounds; k++) {
-				if (run_point(target, conns[j], depths[i], seconds,
-				    &ra[k]) != 0)
+				if (run_point(target, (pid_t)pid_a, conns[j], depths[i],
+				    seconds, &ra[k]) != 0)
 					failed = 1;
 				slow += ra[k].slow;
-				if (echo != NULL && run_point(echo, conns[j], depths[i],
-				    seconds, &rb[k]) != 0)
+				if (echo != NULL && run_point(echo, (pid_t)pid_b,
+				    conns[j], depths[i], seconds, &rb[k]) != 0)
 					failed = 1;
 			}
 			a = median(ra, rounds);
 			if (echo != NULL)
 				b = median(rb, rounds);
-			print_row(depths[i], conns[j], &a, echo != NULL ? &b : NULL);
+			print_row(depths[i], conns[j], &a, echo != NULL ? &b : NULL,
+			    cpu);
 			fflush(stdout);
 		}
 	}
@@ -524,8 +591,9 @@ bench_main(int argc, char **argv)
 		    "and were decoded\n", (unsigned long long)slow, target);
 	return failed ? 1 : 0;
 usage:
-	fprintf(stderr, "usage: pingbench [-t seconds] [-r rounds] [-c 1,8,64] [-d 1,16] SOCKET "
-	    "[ECHO_SOCKET]\n"
+	fprintf(stderr, "usage: pingbench [-t seconds] [-r rounds] [-c 1,8,64] [-d 1,16] "
+	    "[-p pid] [-q echo-pid]\n"
+	    "                 SOCKET [ECHO_SOCKET]\n"
 	    "       pingbench echo SOCKET\n"
 	    "       pingbench probe SOCKET\n"
 	    "       pingbench spawn COUNT PROGRAM [ARG...]\n");

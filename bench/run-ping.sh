@@ -76,10 +76,12 @@ echo
 if [ "$daemon_ok" = 1 ]; then
 	echo "## octostored (left) against the raw echo server (right)"
 	"$pingbench" -t "$seconds" -r "$rounds" -c "$conns" -d "$depths" \
+	    -p "$daemon_pid" -q "$echo_pid" \
 	    "$dir/octostored.sock" "$dir/echo.sock" || status=1
 else
 	echo "## raw echo server only (octostored unavailable)"
-	"$pingbench" -t "$seconds" -r "$rounds" -c "$conns" -d "$depths" "$dir/echo.sock" || status=1
+	"$pingbench" -t "$seconds" -r "$rounds" -c "$conns" -d "$depths" \
+	    -p "$echo_pid" "$dir/echo.sock" || status=1
 	status=1
 fi
 
