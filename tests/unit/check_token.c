@@ -1,0 +1,353 @@
+/* check_token.c - unit tests for daemon/token.c: sources, file checks, reload, rotation (issue 3). */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "config.h"
+#include "log.h"
+#include "token.h"
+
+static char	dir[PATH_MAX - 64];	/* room for the names appended */
+static char	path[PATH_MAX];
+static char	logpath[PATH_MAX];
+static char	err[1024];
+
+/* Fixture: a fresh directory, no token variables, log lines captured in a file. */
+static void
+setup(void)
+{
+	int	fd;
+
+	snprintf(dir, sizeof(dir), "%s/check_token.XXXXXX",
+	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/token", dir);
+	snprintf(logpath, sizeof(logpath), "%s/log", dir);
+	unsetenv("OCTOSTORE_TOKEN");
+	unsetenv("CREDENTIALS_DIRECTORY");
+	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	dup2(fd, 2);
+	close(fd);
+	log_init(LOG_LEVEL_TRACE, 0);
+	err[0] = '\0';
+}
+
+/* Fixture: remove the directory (tests run forked: state dies with them). */
+static void
+teardown(void)
+{
+	char	cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Write content to file p with mode. */
+static void
+put(const char *p, const char *content, mode_t mode)
+{
+	FILE	*f;
+
+	unlink(p);
+	f = fopen(p, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(content, f);
+	fclose(f);
+	ck_assert_int_eq(chmod(p, mode), 0);
+}
+
+/* Read file p into a static buffer. */
+static const char *
+slurp(const char *p)
+{
+	static char	buf[8192];
+	FILE		*f = fopen(p, "r");
+	size_t		 n;
+
+	ck_assert_ptr_nonnull(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* True if secret appears in the captured log. */
+static int
+logged(const char *secret)
+{
+	fflush(stderr);
+	return strstr(slurp(logpath), secret) != NULL;
+}
+
+/* Load with token_file set to p (or none). */
+static int
+load(const char *p)
+{
+	struct config	cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.token_file = (char *)p;
+	return token_load(&cfg, err, sizeof(err));
+}
+
+/* The loaded token must equal want. */
+static void
+expect_token(const char *want)
+{
+	const char	*t;
+	size_t		 len = 0;
+
+	t = token_get(&len);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_uint_eq(len, strlen(want));
+	ck_assert_mem_eq(t, want, len);
+}
+
+START_TEST(test_file)
+{
+	put(path, "tok-file-AAA\r\n", 0600);
+	ck_assert_int_eq(load(path), 0);
+	expect_token("tok-file-AAA");
+	ck_assert_str_eq(token_source(), "file");
+	ck_assert(!logged("tok-file-AAA"));
+	token_wipe();
+	ck_assert_ptr_null(token_get(NULL));
+}
+END_TEST
+
+START_TEST(test_file_mode)
+{
+	static const mode_t modes[] = { 0640, 0604, 0644, 0620, 0660 };
+	size_t	i;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		put(path, "tok-loose-BBB\n", modes[i]);
+		ck_assert_int_eq(load(path), -1);
+		ck_assert_msg(strstr(err, "group or others") != NULL, "%s", err);
+		ck_assert(strstr(err, "tok-loose-BBB") == NULL);
+		ck_assert_ptr_null(token_get(NULL));
+	}
+	put(path, "tok-strict\n", 0400);
+	ck_assert_int_eq(load(path), 0);
+	expect_token("tok-strict");
+}
+END_TEST
+
+START_TEST(test_file_bad)
+{
+	char	big[5000];
+
+	ck_assert_int_eq(load(path), -1);			/* missing */
+	ck_assert_ptr_nonnull(strstr(err, path));
+	put(path, "\n\n", 0600);
+	ck_assert_int_eq(load(path), -1);
+	ck_assert_ptr_nonnull(strstr(err, "empty"));
+	put(path, "tok with space\n", 0600);
+	ck_assert_int_eq(load(path), -1);
+	ck_assert(strstr(err, "tok with space") == NULL);
+	put(path, "tok\nX-Injected: 1\n", 0600);
+	ck_assert_int_eq(load(path), -1);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	put(path, big, 0600);
+	ck_assert_int_eq(load(path), -1);
+	ck_assert_ptr_null(token_get(NULL));
+	unlink(path);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	ck_assert_int_eq(load(path), -1);
+	ck_assert_ptr_nonnull(strstr(err, "not a regular file"));
+}
+END_TEST
+
+START_TEST(test_sources)
+{
+	char	cred[PATH_MAX];
+
+	/* Nothing configured: not an error, but no token. */
+	ck_assert_int_eq(load(NULL), 0);
+	ck_assert_ptr_null(token_get(NULL));
+	ck_assert_str_eq(token_source(), "none");
+
+	/* The environment: used, then wiped. */
+	setenv("OCTOSTORE_TOKEN", "tok-env-CCC", 1);
+	ck_assert_int_eq(load(NULL), 0);
+	expect_token("tok-env-CCC");
+	ck_assert_str_eq(token_source(), "environment");
+	ck_assert_ptr_null(getenv("OCTOSTORE_TOKEN"));
+	ck_assert(logged("safer"));
+	ck_assert(!logged("tok-env-CCC"));
+
+	/* A credential beats the environment, and the environment is wiped anyway. */
+	snprintf(cred, sizeof(cred), "%s/token", dir);
+	put(cred, "tok-cred-DDD\n", 0400);
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	setenv("OCTOSTORE_TOKEN", "tok-env-EEE", 1);
+	ck_assert_int_eq(load(NULL), 0);
+	expect_token("tok-cred-DDD");
+	ck_assert_str_eq(token_source(), "credential");
+	ck_assert_ptr_null(getenv("OCTOSTORE_TOKEN"));
+
+	/* token_file beats both. */
+	snprintf(path, sizeof(path), "%s/other", dir);
+	put(path, "tok-file-FFF\n", 0600);
+	setenv("OCTOSTORE_TOKEN", "tok-env-GGG", 1);
+	ck_assert_int_eq(load(path), 0);
+	expect_token("tok-file-FFF");
+	ck_assert_ptr_null(getenv("OCTOSTORE_TOKEN"));
+}
+END_TEST
+
+START_TEST(test_reload)
+{
+	put(path, "tok-one\n", 0600);
+	ck_assert_int_eq(load(path), 0);
+	put(path, "tok-two\n", 0600);
+	ck_assert_int_eq(token_reload(), 0);
+	expect_token("tok-two");
+	/* A broken file keeps the current token. */
+	put(path, "tok-three\n", 0644);
+	ck_assert_int_eq(token_reload(), -1);
+	expect_token("tok-two");
+	ck_assert(!logged("tok-three"));
+}
+END_TEST
+
+/* Count leftover temporary files in dir. */
+static int
+leftovers(void)
+{
+	struct dirent	*de;
+	DIR		*d = opendir(dir);
+	int		 n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, ".token.", 7) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+START_TEST(test_replace_file)
+{
+	struct stat	st;
+	int		persisted = -1;
+
+	put(path, "tok-old\n", 0600);
+	ck_assert_int_eq(load(path), 0);
+	ck_assert_int_eq(token_replace("tok-new-HHH", 11, &persisted), 0);
+	ck_assert_int_eq(persisted, 1);
+	expect_token("tok-new-HHH");
+	ck_assert_str_eq(slurp(path), "tok-new-HHH\n");
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0600);
+	ck_assert_int_eq(leftovers(), 0);
+	ck_assert(!logged("tok-new-HHH"));
+
+	/* Not a usable token: refused, nothing changes. */
+	ck_assert_int_eq(token_replace("bad tok", 7, &persisted), -1);
+	expect_token("tok-new-HHH");
+	ck_assert_str_eq(slurp(path), "tok-new-HHH\n");
+}
+END_TEST
+
+START_TEST(test_replace_symlink)
+{
+	char		real[PATH_MAX];
+	struct stat	st;
+	int		persisted;
+
+	snprintf(real, sizeof(real), "%s/real-token", dir);
+	put(real, "tok-old\n", 0600);
+	ck_assert_int_eq(symlink("real-token", path), 0);
+	ck_assert_int_eq(load(path), 0);
+	ck_assert_int_eq(token_replace("tok-new-III", 11, &persisted), 0);
+	ck_assert_int_eq(persisted, 1);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert(S_ISLNK(st.st_mode));
+	ck_assert_str_eq(slurp(real), "tok-new-III\n");
+	ck_assert_int_eq(leftovers(), 0);
+}
+END_TEST
+
+START_TEST(test_replace_not_file)
+{
+	char	cred[PATH_MAX];
+	int	persisted = -1;
+
+	setenv("OCTOSTORE_TOKEN", "tok-env-JJJ", 1);
+	ck_assert_int_eq(load(NULL), 0);
+	ck_assert_int_eq(token_replace("tok-new-KKK", 11, &persisted), 0);
+	ck_assert_int_eq(persisted, 0);
+	expect_token("tok-new-KKK");
+
+	/* A credential is never rewritten. */
+	snprintf(cred, sizeof(cred), "%s/token", dir);
+	put(cred, "tok-cred\n", 0400);
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	ck_assert_int_eq(load(NULL), 0);
+	ck_assert_int_eq(token_replace("tok-new-LLL", 11, &persisted), 0);
+	ck_assert_int_eq(persisted, 0);
+	ck_assert_str_eq(slurp(cred), "tok-cred\n");
+	expect_token("tok-new-LLL");
+}
+END_TEST
+
+/* Without write access to the directory the new token stays in memory (not as root). */
+START_TEST(test_replace_readonly)
+{
+	int	persisted = -1;
+
+	if (geteuid() == 0)
+		return;		/* root writes anyway */
+	put(path, "tok-old\n", 0600);
+	ck_assert_int_eq(load(path), 0);
+	ck_assert_int_eq(chmod(dir, 0500), 0);
+	ck_assert_int_eq(token_replace("tok-new-MMM", 11, &persisted), 0);
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+	ck_assert_int_eq(persisted, 0);
+	expect_token("tok-new-MMM");
+	ck_assert_str_eq(slurp(path), "tok-old\n");
+}
+END_TEST
+
+static Suite *
+token_suite(void)
+{
+	Suite	*s = suite_create("token");
+	TCase	*tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_file);
+	tcase_add_test(tc, test_file_mode);
+	tcase_add_test(tc, test_file_bad);
+	tcase_add_test(tc, test_sources);
+	tcase_add_test(tc, test_reload);
+	tcase_add_test(tc, test_replace_file);
+	tcase_add_test(tc, test_replace_symlink);
+	tcase_add_test(tc, test_replace_not_file);
+	tcase_add_test(tc, test_replace_readonly);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr = srunner_create(token_suite());
+	int	 failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
