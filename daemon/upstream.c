@@ -105,8 +105,13 @@ upstream_check_url(const char *url, int allow_insecure)
 
 	if ((u = curl_url()) == NULL)
 		return -1;
+	/* The URL is echoed in messages only once it is known to hold no credentials. */
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
-		log_error("base_url %s: not a valid URL", url);
+		log_error("base_url: not a valid URL");
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_OK) {
+		log_error("base_url: must not hold credentials (user:password@)");
 		goto out;
 	}
 	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
@@ -114,10 +119,9 @@ upstream_check_url(const char *url, int allow_insecure)
 		log_error("base_url %s: no scheme or host", url);
 		goto out;
 	}
-	if (curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_QUERY, &part, 0) == CURLUE_OK ||
+	if (curl_url_get(u, CURLUPART_QUERY, &part, 0) == CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) == CURLUE_OK) {
-		log_error("base_url %s: must not hold credentials, a query or a fragment", url);
+		log_error("base_url %s: must not hold a query or a fragment", url);
 		goto out;
 	}
 	if (strcasecmp(scheme, "https") == 0)

@@ -307,6 +307,17 @@ extra_stop env
     >"$T/refused.log" 2>&1
 check "plain http to a non-loopback host: refused at start" [ $? -ne 0 ]
 check "with a clear error" grep -q 'plain http is allowed only to a loopback' "$T/refused.log"
+for url in http://128.0.0.1:1 http://localhost.example.com:1 http://[::2]:1 \
+    http://0.0.0.0:1 ftp://127.0.0.1/ https://user:pw@127.0.0.1/; do
+	"$OCTOSTORED" --config /dev/null --socket "$T/sock4" --base-url "$url" \
+	    >"$T/refused.log" 2>&1
+	check "base_url $url: refused at start" [ $? -ne 0 ]
+done
+check "a refused base_url's password is not logged" sh -c "! grep -q pw '$T/refused.log'"
+for url in http://127.0.0.1:1 http://127.3.4.5:1 http://localhost:1 http://[::1]:1; do
+	extra_daemon loopback "base_url = $url"
+	extra_stop loopback
+done
 extra_daemon insecure "base_url = http://192.0.2.1:8080
 allow_insecure_http = true"
 check "allow_insecure_http: starts, with a warning" \
