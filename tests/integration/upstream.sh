@@ -318,6 +318,16 @@ for url in http://127.0.0.1:1 http://127.3.4.5:1 http://localhost:1 http://[::1]
 	extra_daemon loopback "base_url = $url"
 	extra_stop loopback
 done
+
+# --- nothing listens: transport failure -> unavailable, health says so ---
+extra_daemon deadport "base_url = http://127.0.0.1:1
+token_file = $T/fake-tok2"
+OUT=$("$OCTOSTORECTL" --socket "$T/deadport.sock" --json status x 2>/dev/null)
+check "connection refused: unavailable, exit 75" [ "$? $(jqo .error.code)" = "75 unavailable" ]
+OUT=$("$OCTOSTORECTL" --socket "$T/deadport.sock" --json health 2>/dev/null)
+check "connection refused: health unavailable, not reachable, last_error set" \
+    [ "$(jqo '.status + " " + (.upstream.reachable | tostring) + " " + (.upstream.last_error | length > 0 | tostring)')" = "unavailable false true" ]
+extra_stop deadport
 extra_daemon insecure "base_url = http://192.0.2.1:8080
 allow_insecure_http = true"
 check "allow_insecure_http: starts, with a warning" \
