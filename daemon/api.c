@@ -602,7 +602,7 @@ bad:
 	return BAD;
 }
 
-/* Free functions: drop the JSON tree and zero the struct. */
+/* Free a parsed error: drop the JSON tree and zero the struct. */
 void
 api_error_free(struct api_error *e)
 {
@@ -610,6 +610,7 @@ api_error_free(struct api_error *e)
 	memset(e, 0, sizeof *e);
 }
 
+/* Free an acquire answer. */
 void
 api_acquire_free(struct api_acquire *a)
 {
@@ -617,6 +618,7 @@ api_acquire_free(struct api_acquire *a)
 	memset(a, 0, sizeof *a);
 }
 
+/* Free a renew answer. */
 void
 api_renew_free(struct api_renew *r)
 {
@@ -624,6 +626,7 @@ api_renew_free(struct api_renew *r)
 	memset(r, 0, sizeof *r);
 }
 
+/* Free a lock status. */
 void
 api_lock_status_free(struct api_lock_status *s)
 {
@@ -631,6 +634,7 @@ api_lock_status_free(struct api_lock_status *s)
 	memset(s, 0, sizeof *s);
 }
 
+/* Free a lock list. */
 void
 api_list_free(struct api_list *l)
 {
@@ -639,6 +643,7 @@ api_list_free(struct api_list *l)
 	memset(l, 0, sizeof *l);
 }
 
+/* Free a health answer. */
 void
 api_health_free(struct api_health *h)
 {
@@ -646,6 +651,7 @@ api_health_free(struct api_health *h)
 	memset(h, 0, sizeof *h);
 }
 
+/* Free an AuthToken, wiping the token. */
 void
 api_token_free(struct api_token *t)
 {
