@@ -63,6 +63,7 @@ struct lease {
 
 	int		 inflight;
 	int64_t		 sent_mono, sent_boot;
+	int64_t		 sent_ttl_ms;		/* the TTL that call asked for */
 	int64_t		 dl_mono, dl_boot;	/* authority deadline */
 	int64_t		 hard_mono;		/* server-side expiry estimate */
 	unsigned	 attempt;
@@ -231,7 +232,7 @@ lease_left(const struct lease *ln)
 {
 	int64_t	a = ln->dl_mono - policy_mono_ms();
 	int64_t	b = ln->dl_boot - policy_boot_ms();
-	int64_t	margin = ln->ttl_ms / 50;
+	int64_t	margin = ln->sent_ttl_ms / 50;
 
 	if (margin > 500)
 		margin = 500;
@@ -441,17 +442,21 @@ lease_lost(struct lease *ln, const char *reason, int proven)
 	lease_release_start(ln);
 }
 
-/* Schedule the next renewal and the deadline after a successful acquire or renew. */
+/*
+ * Schedule the next renewal and the deadline after a successful acquire or renew.  The
+ * server granted the TTL that call was sent with; an explicit renew may have changed
+ * ttl_ms meanwhile, for later calls only.
+ */
 static void
 lease_vouch(struct lease *ln, const char *expires_at, int64_t renew_after_ms)
 {
-	ln->dl_mono = ln->sent_mono + policy_authority_ms(ln->ttl_ms);
-	ln->dl_boot = ln->sent_boot + policy_authority_ms(ln->ttl_ms);
-	ln->hard_mono = ln->sent_mono + ln->ttl_ms;
+	ln->dl_mono = ln->sent_mono + policy_authority_ms(ln->sent_ttl_ms);
+	ln->dl_boot = ln->sent_boot + policy_authority_ms(ln->sent_ttl_ms);
+	ln->hard_mono = ln->sent_mono + ln->sent_ttl_ms;
 	ln->attempt = 0;
 	if (expires_at != NULL)
 		snprintf(ln->expires_at, sizeof(ln->expires_at), "%s", expires_at);
-	lease_arm(ln->timer, policy_renew_delay(renew_after_ms, ln->ttl_ms,
+	lease_arm(ln->timer, policy_renew_delay(renew_after_ms, ln->sent_ttl_ms,
 	    (uint32_t)random()));
 	lease_arm(ln->deadline_ev, lease_left(ln));
 }
@@ -590,6 +595,7 @@ lease_session_ready(int err, const char *session_id, const char *message, void *
 	if (err == OCTO_OK) {
 		ln->sent_mono = policy_mono_ms();
 		ln->sent_boot = policy_boot_ms();
+		ln->sent_ttl_ms = ln->ttl_ms;
 		e = backend_acquire(ln->name, ln->args.ttl, md, ln->args.lock_delay,
 		    session_id, lease_acquired, ln);
 		if (e == OCTO_OK) {
@@ -751,6 +757,7 @@ lease_renew_send(struct lease *ln)
 {
 	ln->sent_mono = policy_mono_ms();
 	ln->sent_boot = policy_boot_ms();
+	ln->sent_ttl_ms = ln->ttl_ms;
 	ln->renew_again = 0;
 	if (backend_renew(ln->name, ln->lease_id, ln->ttl_ms / 1000, lease_renewed,
 	    ln) == OCTO_OK)
