@@ -62,7 +62,10 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 	sed "s|^ExecStart=$daemon |ExecStart=$dest$daemon |" "$unit" \
 	    >"$OCTO_TMP/units/octostored.service"
 	cp "$(dirname "$unit")/octostored.socket" "$OCTO_TMP/units/"
-	MANPATH=$mandir systemd-analyze verify "$OCTO_TMP/units/octostored.service" \
+	man_opt=
+	command -v man >/dev/null 2>&1 || man_opt=--man=no
+	# shellcheck disable=SC2086
+	MANPATH=$mandir systemd-analyze verify $man_opt "$OCTO_TMP/units/octostored.service" \
 	    "$OCTO_TMP/units/octostored.socket" >"$OCTO_TMP/verify.log" 2>&1
 	rc=$?
 	cat "$OCTO_TMP/verify.log"
