@@ -52,12 +52,15 @@ struct pstat {
 static struct {
 	unsigned	 leases, conns, ttl;
 	double		 seconds;
+	double		 rate;		/* acquires per second, 0 = as fast as possible */
 	pid_t		 pid;
 	const char	*stats_url;
-} opt = { 10000, 16, 30, 120, 0, NULL };
+} opt = { 10000, 16, 30, 120, 0, 0, NULL };
 
 static struct rconn	*conns;
 static uint64_t		 errors, lost;
+static uint64_t		 acq_start;	/* pacing: when acquiring began */
+static unsigned		 acq_sent;
 static CURL		*stats_easy;
 static char		 stats_buf[16384];
 static size_t		 stats_len;
@@ -211,6 +214,10 @@ rconn_fill(struct rconn *c)
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	while (c->inflight < RB_DEPTH && c->next < c->first + c->count) {
+		if (opt.rate > 0 && acq_sent >=
+		    (double)(now_ns() - acq_start) / 1e9 * opt.rate)
+			break;
+		acq_sent++;
 		snprintf(name, sizeof(name), "bench/renew/c%u/l%u", c->idx, c->next);
 		octo_proto_pack_request(&pk, c->next, "acquire");
 		msgpack_pack_map(&pk, 2);
@@ -327,6 +334,10 @@ poll_conns(int ep, int ms)
 		if (rconn_fill(c) == -1)
 			return -1;
 	}
+	if (opt.rate > 0)
+		for (k = 0; k < (int)opt.conns; k++)
+			if (rconn_fill(&conns[k]) == -1)
+				return -1;
 	return n;
 }
 
@@ -335,7 +346,8 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: renewbench [-n LEASES] [-c CONNS] [-T TTL] [-t SECONDS] -p DAEMON_PID\n"
+	    "usage: renewbench [-n LEASES] [-c CONNS] [-T TTL] [-t SECONDS] [-r ACQUIRES_PER_S]\n"
+	    "                  -p DAEMON_PID\n"
 	    "                  -S STATS_URL SOCKET\n");
 	exit(2);
 }
@@ -351,7 +363,7 @@ main(int argc, char **argv)
 	unsigned		 i, per, total = 0, sec, nsec;
 	int			 ch, ep, ms, status = 0;
 
-	while ((ch = getopt(argc, argv, "n:c:T:t:p:S:")) != -1) {
+	while ((ch = getopt(argc, argv, "n:c:T:t:r:p:S:")) != -1) {
 		switch (ch) {
 		case 'n':
 			opt.leases = (unsigned)strtoul(optarg, NULL, 10);
@@ -364,6 +376,9 @@ main(int argc, char **argv)
 			break;
 		case 't':
 			opt.seconds = strtod(optarg, NULL);
+			break;
+		case 'r':
+			opt.rate = strtod(optarg, NULL);
 			break;
 		case 'p':
 			opt.pid = (pid_t)strtol(optarg, NULL, 10);
@@ -416,7 +431,7 @@ main(int argc, char **argv)
 	}
 
 	/* Acquire every lease. */
-	tstart = last = now_ns();
+	tstart = last = acq_start = now_ns();
 	for (i = 0; i < opt.conns; i++)
 		if (rconn_fill(&conns[i]) == -1)
 			return 1;
@@ -434,7 +449,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "renewbench: acquire stalled at %u\n", got);
 			return 1;
 		}
-		if (poll_conns(ep, 1000) == -1)
+		if (poll_conns(ep, opt.rate > 0 ? 5 : 1000) == -1)
 			return 1;
 		last = now_ns();
 	}

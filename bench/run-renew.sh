@@ -4,7 +4,8 @@
 # lost leases (issue 4).  Run from the build directory (`make bench-renew`).
 #
 # Environment: RENEW_SECONDS (hold time, default 120), RENEW_LEASES (default 10000),
-# RENEW_TTL (default 30), RENEW_CONNS (client connections, default 16), RENEW_LOG_LEVEL
+# RENEW_TTL (default 30), RENEW_CONNS (client connections, default 16), RENEW_RATE
+# (acquires per second, default 0: as fast as the daemon answers), RENEW_LOG_LEVEL
 # (daemon log level, default: the daemon's own default), and RENEWBENCH, OCTOSTORED,
 # OCTOFAKE to use other binaries.
 set -u
@@ -17,6 +18,7 @@ seconds=${RENEW_SECONDS:-120}
 leases=${RENEW_LEASES:-10000}
 ttl=${RENEW_TTL:-30}
 conns=${RENEW_CONNS:-16}
+rate=${RENEW_RATE:-0}
 for b in "$renewbench" "$octostored" "$octofake"; do
 	[ -x "$b" ] || { echo "run-renew: $b not built" >&2; exit 1; }
 done
@@ -38,6 +40,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 umask 077
+# Private copies under other names: a broad `pkill octofake` or `pkill octostored` from
+# another job on the machine must not end this run's servers half-way (it happened).
+cp "$octofake" "$dir/f" && cp "$octostored" "$dir/d" || exit 1
+octofake=$dir/f
+octostored=$dir/d
 od -An -N16 -tx1 /dev/urandom | tr -d ' \n' | sed 's/^/renewbench-/' >"$dir/token"
 echo >>"$dir/token"
 
@@ -58,35 +65,36 @@ url=http://127.0.0.1:$(cat "$dir/port")
 	echo "base_url = $url"
 	echo "token_file = $dir/token"
 	[ -n "${RENEW_LOG_LEVEL:-}" ] && echo "log_level = $RENEW_LOG_LEVEL"
-} >"$dir/octostored.conf"
-"$octostored" --socket "$dir/octostored.sock" --config "$dir/octostored.conf" \
-    >"$dir/octostored.log" 2>&1 &
+} >"$dir/d.conf"
+"$octostored" --socket "$dir/d.sock" --config "$dir/d.conf" \
+    >"$dir/d.log" 2>&1 &
 daemon_pid=$!
 i=0
-while [ ! -S "$dir/octostored.sock" ]; do
+while [ ! -S "$dir/d.sock" ]; do
 	i=$((i + 1))
 	if [ "$i" -gt 200 ] || ! kill -0 "$daemon_pid" 2>/dev/null; then
 		echo "run-renew: octostored did not start" >&2
-		tail -5 "$dir/octostored.log" >&2
+		tail -5 "$dir/d.log" >&2
 		exit 1
 	fi
 	sleep 0.05
 done
 
 echo "# $(uname -srm), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# $leases leases, TTL $ttl s, $conns connections, held $seconds s"
-"$renewbench" -n "$leases" -c "$conns" -T "$ttl" -t "$seconds" -p "$daemon_pid" \
-    -S "$url/_fake/stats" "$dir/octostored.sock" >"$dir/out"
+echo "# $leases leases, TTL $ttl s, $conns connections, acquire rate $rate/s (0: unpaced)," \
+    "held $seconds s"
+"$renewbench" -n "$leases" -c "$conns" -T "$ttl" -t "$seconds" -r "$rate" -p "$daemon_pid" \
+    -S "$url/_fake/stats" "$dir/d.sock" >"$dir/out"
 status=$?
 cat "$dir/out"
 if ! kill -0 "$daemon_pid" 2>/dev/null; then
 	echo "run-renew: octostored died" >&2
-	tail -20 "$dir/octostored.log" >&2
+	tail -20 "$dir/d.log" >&2
 	status=1
 fi
-echo "daemon log: $(wc -l <"$dir/octostored.log") lines," \
-    "$(grep -c '\[warn\]\|\[error\]' "$dir/octostored.log") warnings or errors"
-grep '\[warn\]\|\[error\]' "$dir/octostored.log" | head -5
+echo "daemon log: $(wc -l <"$dir/d.log") lines," \
+    "$(grep -c '\[warn\]\|\[error\]' "$dir/d.log") warnings or errors"
+grep '\[warn\]\|\[error\]' "$dir/d.log" | head -5
 echo "  -- targets"
 sed -n 's/^result //p' "$dir/out" | awk '
 function verdict(n, v, op, t) {

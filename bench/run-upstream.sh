@@ -5,8 +5,8 @@
 # per HTTP request against octostorectl per operation), over HTTP and HTTPS (issue 3).
 # Run from the build directory (`make bench-upstream`).
 #
-# Environment: UPBENCH_SECONDS (per measurement, default 5), UPBENCH_SPAWNS (process pairs,
-# default 200), UPBENCH_SCHEMES (default "http https"), UPBENCH_LOG_LEVEL (daemon log level,
+# Environment: UPBENCH_SECONDS (per measurement, default 5), UPBENCH_ROUNDS (default 3, the
+# median round is reported), UPBENCH_SPAWNS (process pairs, default 200), UPBENCH_SCHEMES (default "http https"), UPBENCH_LOG_LEVEL (daemon log level,
 # default: the daemon's own default), UPBENCH_MAX_CONNECTIONS (daemon upstream pool,
 # default: the daemon's own default, 8), and UPBENCH, OCTOSTORED, OCTOSTORECTL, OCTOFAKE
 # to use other binaries.
@@ -18,6 +18,7 @@ octostored=${OCTOSTORED:-$builddir/daemon/octostored}
 octofake=${OCTOFAKE:-$builddir/tests/fake-upstream/octofake}
 seconds=${UPBENCH_SECONDS:-5}
 spawns=${UPBENCH_SPAWNS:-200}
+rounds=${UPBENCH_ROUNDS:-3}
 schemes=${UPBENCH_SCHEMES:-http https}
 
 # The CLI: the real binary, not libtool's wrapper script in the build tree.
@@ -58,6 +59,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 umask 077
+# Private copies under other names: a broad `pkill octofake` or `pkill octostored` from
+# another job on the machine must not end this run's servers half-way (it happened).
+cp "$octofake" "$dir/f" && cp "$octostored" "$dir/d" || exit 1
+octofake=$dir/f
+octostored=$dir/d
 tok=upbench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 printf '%s\n' "$tok" >"$dir/token"
 printf 'Authorization: Bearer %s\n' "$tok" >"$dir/auth-header"
@@ -96,16 +102,16 @@ start_daemon() {
 		[ -n "${UPBENCH_LOG_LEVEL:-}" ] && echo "log_level = $UPBENCH_LOG_LEVEL"
 		[ -n "${UPBENCH_MAX_CONNECTIONS:-}" ] &&
 		    echo "upstream_max_connections = $UPBENCH_MAX_CONNECTIONS"
-	} >"$dir/octostored.conf"
-	"$octostored" --socket "$dir/octostored.sock" --config "$dir/octostored.conf" \
-	    >"$dir/octostored.log" 2>&1 &
+	} >"$dir/d.conf"
+	"$octostored" --socket "$dir/d.sock" --config "$dir/d.conf" \
+	    >"$dir/d.log" 2>&1 &
 	daemon_pid=$!
 	i=0
-	until "$ctl" --socket "$dir/octostored.sock" ping >/dev/null 2>&1; do
+	until "$ctl" --socket "$dir/d.sock" ping >/dev/null 2>&1; do
 		i=$((i + 1))
 		if [ "$i" -gt 200 ] || ! kill -0 "$daemon_pid" 2>/dev/null; then
 			echo "run-upstream: octostored did not answer" >&2
-			tail -5 "$dir/octostored.log" >&2
+			tail -5 "$dir/d.log" >&2
 			return 1
 		fi
 		sleep 0.05
@@ -147,7 +153,8 @@ verdict() {
 }
 
 echo "# $(uname -srm), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# $seconds s per measurement after 1 s warm-up, $spawns process pairs"
+echo "# $seconds s per measurement after 1 s warm-up, median of $rounds rounds," \
+    "$spawns process pairs"
 status=0
 if echo "$schemes" | grep -q https; then
 	command -v openssl >/dev/null 2>&1 || { echo "run-upstream: openssl CLI needed" >&2; exit 1; }
@@ -164,29 +171,43 @@ for scheme in $schemes; do
 	r=$dir/$scheme
 	echo
 	echo "## $scheme (fake at $url)"
+	# run OUT ARGS...: one upbench measurement appended to $r.OUT.
 	run() {
 		out=$1
 		shift
 		if ! "$upbench" -t "$seconds" -u "$url" -k "$dir/token" \
-		    ${cacert:+-C "$cacert"} -l "$scheme" "$@" >"$r.$out" 2>"$r.$out.err"; then
+		    ${cacert:+-C "$cacert"} -l "$scheme" "$@" >>"$r.$out" 2>"$r.err"; then
 			echo "run-upstream: upbench $* failed" >&2
-			cat "$r.$out.err" >&2
+			cat "$r.err" >&2
 			status=1
 		fi
-		sed 's/^result /  /' "$r.$out"
 	}
-	run echo echo
-	run easy easy
-	run multi -c 32 multi
-	run d1 -c 1 daemon "$dir/octostored.sock"
-	# All 32 clients once, so that the pool is warm, then the measured run.
-	run d32warm -c 32 daemon "$dir/octostored.sock" >/dev/null
-	c0=$(fake_conns)
-	run d32 -c 32 daemon "$dir/octostored.sock"
-	c1=$(fake_conns)
-	newc=$((c1 - c0 - 1))
+	# All 32 clients once, so that the pool is warm.
+	run warm -c 32 daemon "$dir/d.sock"
+	# Rounds alternate every measurement, so that a change in the machine's other load
+	# hits all of them alike; the round with the median ops/s is used.
+	newc=0
+	n=0
+	while [ "$n" -lt "$rounds" ]; do
+		n=$((n + 1))
+		run echo echo
+		run easy easy
+		run multi -c 32 multi
+		# The same with at most 8 connections, the size of the daemon's default pool.
+		run multi8 -c 32 -m 8 multi
+		run d1 -c 1 daemon "$dir/d.sock"
+		c0=$(fake_conns)
+		run d32 -c 32 daemon "$dir/d.sock"
+		c1=$(fake_conns)
+		newc=$((newc + c1 - c0 - 1))
+	done
+	for out in echo easy multi multi8 d1 d32; do
+		sort -t= -k5 -n "$r.$out" >"$r.$out.all"
+		sed -n "$(((rounds + 1) / 2))p" "$r.$out.all" >"$r.$out"
+		sed "s/^result /  /; s/\$/  (median of $rounds)/" "$r.$out"
+	done
 	if ! "$upbench" -n "$spawns" -u "$url" ${cacert:+-C "$cacert"} -l "$scheme" procs \
-	    "$curl_bin" "$dir/auth-header" "$ctl" "$dir/octostored.sock" "$detach" \
+	    "$curl_bin" "$dir/auth-header" "$ctl" "$dir/d.sock" "$detach" \
 	    >"$r.procs" 2>"$r.procs.err"; then
 		echo "run-upstream: process pairs failed" >&2
 		cat "$r.procs.err" >&2

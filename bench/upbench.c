@@ -106,11 +106,11 @@ lat_report(const char *mode, uint64_t elapsed_ns)
 		p99 = (double)lat.v[lat.n * 99 / 100] / 1000;
 	}
 	printf("result mode=%s label=%s clients=%u ops_per_s=%.1f mean_us=%.1f "
-	    "p50_us=%.1f p99_us=%.1f ops=%zu errors=%llu\n", mode,
+	    "p50_us=%.1f p99_us=%.1f ops=%zu errors=%llu maxconn=%u\n", mode,
 	    opt.label != NULL ? opt.label : "-", opt.clients,
 	    (double)lat.n * 1e9 / (double)elapsed_ns,
 	    lat.n > 0 ? sum / (double)lat.n / 1000 : 0.0, p50, p99, lat.n,
-	    (unsigned long long)errors);
+	    (unsigned long long)errors, opt.maxconn);
 	fflush(stdout);
 }
 
