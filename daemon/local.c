@@ -23,10 +23,6 @@
 #define LOCAL_TIME_SIZE		32
 #define LOCAL_UUID_SIZE		37
 #define LOCAL_RESTORED_HOLDER	"previous-run"
-/* Group commit: how long a batch may wait for its usual size, and how far back "usual"
- * looks. */
-#define LOCAL_DELAY_MAX_US	1000
-#define LOCAL_BATCH_HISTORY	8
 
 /* One lock name.  It outlives its leases so that its tokens never repeat. */
 struct llock {
@@ -85,18 +81,12 @@ static char			 local_err[256];	/* last storage failure, for health */
 static struct lcallq		 local_calls = TAILQ_HEAD_INITIALIZER(local_calls);
 static struct lcallq		 local_durable = TAILQ_HEAD_INITIALIZER(local_durable);
 static unsigned			 local_ndurable;	/* calls waiting for the fsync */
-static int64_t			 local_wait_start;	/* the first of them arrived */
-static struct event		*local_delay_ev;
-static int64_t			 local_sync_us;		/* fsync time, moving average */
-static unsigned			 local_batches[LOCAL_BATCH_HISTORY];
-static unsigned			 local_batch_i;
-static int64_t			 local_delay_max = LOCAL_DELAY_MAX_US;
 static uint64_t			 local_nsyncs, local_nsynced;	/* for the exit log */
+static int64_t			 local_sync_us;		/* total time in fsync */
 static LIST_HEAD(, lsession)	 local_sessions = LIST_HEAD_INITIALIZER(local_sessions);
 static struct llock		**local_listv;	/* the last list answer's entries */
 
 static void	local_commit_cb(evutil_socket_t, short, void *);
-static void	local_delay_cb(evutil_socket_t, short, void *);
 
 /* Wall clock in milliseconds. */
 static int64_t
@@ -651,18 +641,6 @@ local_answer(struct lcall *c, int ok)
 	free(c);
 }
 
-/* The usual batch: the largest of the last few. */
-static unsigned
-local_batch_hint(void)
-{
-	unsigned i, m = 1;
-
-	for (i = 0; i < LOCAL_BATCH_HISTORY; i++)
-		if (local_batches[i] > m)
-			m = local_batches[i];
-	return m;
-}
-
 /* fsync once for every call waiting on it, then answer them all. */
 static void
 local_sync_now(void)
@@ -672,10 +650,8 @@ local_sync_now(void)
 	int64_t		 t0 = local_now_us();
 	int		 ok;
 
-	evtimer_del(local_delay_ev);
 	ok = local_write(1);
-	local_sync_us = (local_sync_us * 7 + (local_now_us() - t0)) / 8;
-	local_batches[local_batch_i++ % LOCAL_BATCH_HISTORY] = local_ndurable;
+	local_sync_us += local_now_us() - t0;
 	local_nsyncs++;
 	local_nsynced += local_ndurable;
 	TAILQ_CONCAT(&q, &local_durable, q);
@@ -687,47 +663,11 @@ local_sync_now(void)
 }
 
 /*
- * Sync now, or a little later when fewer calls wait than the usual batch: up to a
- * quarter of the measured fsync time (at most LOCAL_DELAY_MAX_US) for the rest of the
- * batch to arrive.  One client never waits (its batch is 1).
- */
-static void
-local_sync_maybe(void)
-{
-	struct timeval	tv;
-	int64_t		waited, budget;
-
-	if (TAILQ_EMPTY(&local_durable))
-		return;
-	waited = local_now_us() - local_wait_start;
-	budget = local_sync_us / 4 < local_delay_max ? local_sync_us / 4 :
-	    local_delay_max;
-	if (local_ndurable < local_batch_hint() && waited < budget) {
-		if (!evtimer_pending(local_delay_ev, NULL)) {
-			tv.tv_sec = 0;
-			tv.tv_usec = (suseconds_t)(budget - waited);
-			evtimer_add(local_delay_ev, &tv);
-		}
-		return;
-	}
-	local_sync_now();
-}
-
-/* The gathering delay ran out. */
-static void
-local_delay_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-	if (!TAILQ_EMPTY(&local_durable))
-		local_sync_now();
-}
-
-/*
  * End of a loop turn with calls waiting (group commit): their records are written
- * with one write; calls that need no durability (release, held, sessions) are
- * answered at once, the others wait for one shared fsync.
+ * with one write; calls that need no durability (release, held, delayed, sessions)
+ * are answered at once, the others share one fsync and are answered after it.
+ * Waiting longer to gather bigger batches did not pay on a 2-CPU machine
+ * (bench/README.md): the clients' own CPU time, not the fsync, bounded throughput.
  */
 static void
 local_commit_cb(evutil_socket_t fd, short what, void *arg)
@@ -744,15 +684,14 @@ local_commit_cb(evutil_socket_t fd, short what, void *arg)
 	while ((c = TAILQ_FIRST(&q)) != NULL) {
 		TAILQ_REMOVE(&q, c, q);
 		if (ok == 0 && c->durable && c->res.err == OCTO_OK) {
-			if (TAILQ_EMPTY(&local_durable))
-				local_wait_start = local_now_us();
 			TAILQ_INSERT_TAIL(&local_durable, c, q);
 			local_ndurable++;
 			continue;
 		}
 		local_answer(c, ok);
 	}
-	local_sync_maybe();
+	if (!TAILQ_EMPTY(&local_durable))
+		local_sync_now();
 	if (TAILQ_EMPTY(&local_durable) && local_wal.size > local_compact_min &&
 	    local_wal.size > 2 * local_snap_size && !local_wal.broken &&
 	    wal_pending(&local_wal) == 0)
@@ -842,11 +781,8 @@ local_init(struct event_base *base, const char *state_dir, char *err, size_t err
 	local_base = base;
 	if ((v = getenv("OCTOSTORED_LOCAL_COMPACT_BYTES")) != NULL && *v != '\0')
 		local_compact_min = (off_t)strtoll(v, NULL, 10);	/* tests only */
-	if ((v = getenv("OCTOSTORED_LOCAL_DELAY_US")) != NULL && *v != '\0')
-		local_delay_max = strtoll(v, NULL, 10);		/* benchmarks only */
 	if ((local_dir = strdup(state_dir)) == NULL ||
 	    (local_commit_ev = event_new(base, -1, 0, local_commit_cb, NULL)) == NULL ||
-	    (local_delay_ev = evtimer_new(base, local_delay_cb, NULL)) == NULL ||
 	    local_grow() != 0) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -897,7 +833,8 @@ local_shutdown(void)
 		log_info("local: %llu fsyncs for %llu grants and renewals (%.1f per fsync), "
 		    "fsync %lld us on average", (unsigned long long)local_nsyncs,
 		    (unsigned long long)local_nsynced,
-		    (double)local_nsynced / (double)local_nsyncs, (long long)local_sync_us);
+		    (double)local_nsynced / (double)local_nsyncs,
+		    (long long)(local_sync_us / (int64_t)local_nsyncs));
 	TAILQ_CONCAT(&local_durable, &local_calls, q);
 	TAILQ_CONCAT(&local_calls, &local_durable, q);
 	local_ndurable = 0;
@@ -941,9 +878,7 @@ local_shutdown(void)
 	local_listv = NULL;
 	if (local_commit_ev != NULL)
 		event_free(local_commit_ev);
-	if (local_delay_ev != NULL)
-		event_free(local_delay_ev);
-	local_commit_ev = local_delay_ev = NULL;
+	local_commit_ev = NULL;
 	free(local_dir);
 	local_dir = NULL;
 }
