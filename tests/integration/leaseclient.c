@@ -12,6 +12,7 @@
  *   leaseclient fault SOCK URL NAME TTL KIND     renewal faults (recover-503, recover-close,
  *                                                recover-429, persist-503, persist-hang)
  *   leaseclient expire SOCK URL NAME TTL         lease expired upstream: lease_lost
+ *   leaseclient renewttl SOCK URL NAME           renew to a longer TTL during a renewal
  *   leaseclient detach SOCK NAME TTL HOLD        detached acquire; prints LEASE_ID TOKEN
  *   leaseclient release SOCK NAME LEASE_ID       prints "released" or the error code
  *   leaseclient renew SOCK NAME LEASE_ID TTL     prints "renewed" or the error code
@@ -1083,7 +1084,7 @@ fault(const char *name, int ttl, const char *kind)
 	expect(fake_count("renew") > r0 || strcmp(kind, "persist-hang") == 0,
 	    "%s: the daemon kept retrying the renewal meanwhile", kind);
 	/* From the notification on, until the server forgets it: never held. */
-	t_end = now_ms() + ttl * 1000L + 500;
+	t_end = t_sync + ttl * 1000L + 500;
 	while (now_ms() < t_end) {
 		rc_status(o, name, &st);
 		n++;
@@ -1106,6 +1107,64 @@ fault(const char *name, int ttl, const char *kind)
 	    "%s: acquirable again, higher fencing token (got %s %s)", kind, x.status, x.code);
 	octo_close(c);
 	rc_close(o);
+	return fails != 0;
+}
+
+/*
+ * An explicit renew with a longer TTL arrives while an automatic renewal (sent with the
+ * old TTL) is in flight.  That renewal's success vouches for the old TTL only: when every
+ * later renewal fails, lease_lost must still come before 80% of the old TTL.
+ */
+static int
+renewttl(const char *name)
+{
+	struct octo_acquire_result	 a;
+	struct octo_renew_result	 rn;
+	struct octo_client		*c;
+	struct lost			 l;
+	char				 seg[3 * OCTO_NAME_SIZE], body[2048];
+	long				 t_sync, deadline;
+	int				 r, ttl = 10;
+	pid_t				 pid;
+
+	c = lib_open(&l);
+	r = octo_acquire(c, name, ttl, NULL, -1, &a);
+	if (!expect(r == OCTO_OK, "renewttl: acquire %s ttl %d (%s)", name, ttl,
+	    octo_err_name(r)))
+		return 1;
+	url_segment(name, seg, sizeof(seg));
+	snprintf(body, sizeof(body), "{\"status\":503,\"code\":\"upstream_unavailable\","
+	    "\"count\":-1,\"path_prefix\":\"/locks/%s/renew\"}", seg);
+	/* Every answer 400 ms late: the next renewal stays in flight that long. */
+	if (fake_post("/_fake/fault", "{\"latency_ms\":400}") != 0 ||
+	    (t_sync = sync_renewal()) < 0) {
+		expect(0, "renewttl: latency set, a renewal seen");
+		return 1;
+	}
+	deadline = t_sync + ttl * 800L;
+	/*
+	 * Faults apply when a request is served, after its latency: injected 600 ms after
+	 * the in-flight renewal arrived, the fault spares it (served at 400 ms) and catches
+	 * the next one (sent at about 400 ms, served at about 800 ms).
+	 */
+	if ((pid = fork()) == 0) {
+		nap(600 - (now_ms() - t_sync));
+		_exit(fake_post("/_fake/fault", body) == 0 ? 0 : 1);
+	}
+	r = octo_renew(c, name, a.lease_id, 60, &rn);
+	expect(r != OCTO_OK, "renewttl: the renewal with ttl 60 was refused by the fault "
+	    "(got %s %s)", octo_err_name(r), octo_last_error_code(c));
+	waitpid(pid, NULL, 0);
+	lib_wait_lost(c, &l, ttl * 1000L);
+	if (l.n > 0)
+		printf("# renewttl: lease_lost %ld ms after the last good renewal arrived, "
+		    "%ld ms before 80%% of its ttl %d s\n", l.at - t_sync, deadline - l.at, ttl);
+	expect(l.n == 1 && strcmp(l.reason, "expired") == 0 && l.at < deadline,
+	    "renewttl: lease_lost (expired) before 80%% of the TTL the last good renewal "
+	    "was sent with (got %d %s, %ld ms after it)", l.n, l.reason,
+	    l.n > 0 ? l.at - t_sync : -1);
+	fake_post("/_fake/clear", "{}");
+	octo_close(c);
 	return fails != 0;
 }
 
@@ -1204,11 +1263,14 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "detach") == 0 && argc == 6)
 		return detach(argv[3], atoi(argv[4]), atof(argv[5]));
 	if ((strcmp(argv[1], "fault") == 0 && argc == 7) ||
-	    (strcmp(argv[1], "expire") == 0 && argc == 6)) {
+	    (strcmp(argv[1], "expire") == 0 && argc == 6) ||
+	    (strcmp(argv[1], "renewttl") == 0 && argc == 5)) {
 		fake_url = argv[3];
 		curl_global_init(CURL_GLOBAL_DEFAULT);
 		if (argv[1][0] == 'f')
 			r = fault(argv[4], atoi(argv[5]), argv[6]);
+		else if (argv[1][0] == 'r')
+			r = renewttl(argv[4]);
 		else
 			r = expire(argv[4], atoi(argv[5]));
 		curl_global_cleanup();
