@@ -1,4 +1,5 @@
 /* token.c - the OctoStore bearer token: sources, reload, rotation, wiping. */
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -22,8 +23,13 @@ enum token_src {
 	TOKEN_ENV		/* $OCTOSTORE_TOKEN */
 };
 
-/* The one copy of the token the daemon keeps; everything else is wiped after use. */
-static char		token_buf[API_TOKEN_MAX + 1];
+/*
+ * The one copy of the token the daemon keeps; everything else is wiped after use.
+ * Page-aligned whole pages, so that they can be locked in RAM and left out of cores.
+ */
+#define TOKEN_BUF_SIZE		8192
+static char		token_buf[TOKEN_BUF_SIZE] __attribute__((aligned(4096)));
+static int		token_protected;
 static size_t		token_len;
 static enum token_src	token_src;
 static char		token_path[PATH_MAX];
@@ -99,10 +105,23 @@ out:
 	return rc;
 }
 
+/* Keep the buffer out of swap and core dumps (best effort: limits may forbid it). */
+static void
+token_protect(void)
+{
+	if (token_protected++)
+		return;
+	if (mlock(token_buf, sizeof(token_buf)) == -1)
+		log_debug("token: mlock: %s", strerror(errno));
+	if (madvise(token_buf, sizeof(token_buf), MADV_DONTDUMP) == -1)
+		log_debug("token: madvise(MADV_DONTDUMP): %s", strerror(errno));
+}
+
 /* Put tok in the buffer, wiping the previous token. */
 static void
 token_set(const char *tok, size_t len)
 {
+	token_protect();
 	explicit_bzero(token_buf, sizeof(token_buf));
 	memcpy(token_buf, tok, len);
 	token_buf[len] = '\0';
