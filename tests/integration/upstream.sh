@@ -368,6 +368,16 @@ token_file = $T/tls-tok"
 	    [ "$(jqo '.status + " " + (.upstream.auth_ok | tostring)')" = "ok true" ]
 	extra_stop tls
 
+	# http2 = true asks ALPN for h2; this HTTP/1.1-only server must still work.
+	extra_daemon h2 "base_url = $TU
+ca_file = $T/cert.pem
+token_file = $T/tls-tok
+http2 = true"
+	OUT=$("$OCTOSTORECTL" --socket "$T/h2.sock" --json status tls/one 2>/dev/null)
+	check "http2 = true against an HTTP/1.1 server: status answered" \
+	    [ "$(jqo .status)" = free ]
+	extra_stop h2
+
 	extra_daemon wrongca "base_url = $TU
 ca_file = $T/other.pem
 token_file = $T/tls-tok"
