@@ -481,6 +481,74 @@ START_TEST(test_notify_async)
 }
 END_TEST
 
+/* --- a callback may make calls on its client; events it causes are not delivered nested. */
+static void
+script_reentrant(struct fake *f)
+{
+	msgpack_sbuffer	sb;
+	msgpack_packer	pk;
+	uint32_t	id;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	FAKE_CHECK(f, (id = fake_expect(f, "ping")) != 0);
+	pack_lease_lost(&pk, "first");
+	pack_pong(&pk, id, NULL);
+	fake_send(f, &sb);
+	/* The callback's own ping; another event arrives before its reply. */
+	FAKE_CHECK(f, (id = fake_expect(f, "ping")) != 0);
+	pack_lease_lost(&pk, "second");
+	pack_pong(&pk, id, "nested");
+	fake_send(f, &sb);
+	msgpack_sbuffer_destroy(&sb);
+	fake_wait_eof(f);
+}
+
+struct reentry {
+	int	depth;		/* callbacks running now */
+	int	maxdepth;
+	int	n;
+	int	nested_r;
+	char	last[16];
+};
+
+static void
+reentrant_event(struct octo_client *c, const struct octo_event *ev, void *arg)
+{
+	struct reentry	*re = arg;
+	char		 echo[16];
+	size_t		 n;
+
+	re->n++;
+	if (++re->depth > re->maxdepth)
+		re->maxdepth = re->depth;
+	snprintf(re->last, sizeof(re->last), "%s", ev->name);
+	if (re->n == 1)
+		re->nested_r = octo_ping(c, "nested", 6, echo, sizeof(echo), &n);
+	re->depth--;
+}
+
+START_TEST(test_callback_reentrant)
+{
+	struct octo_client	*c;
+	struct reentry		 re;
+
+	memset(&re, 0, sizeof(re));
+	re.nested_r = -1;
+	fk = fake_start(script_reentrant);
+	c = connect_fake(fk, 5000);
+	octo_set_notify_cb(c, reentrant_event, &re);
+	ck_assert_int_eq(octo_ping(c, NULL, 0, NULL, 0, NULL), OCTO_OK);
+	ck_assert_int_eq(re.nested_r, OCTO_OK);
+	ck_assert_int_eq(re.n, 2);
+	ck_assert_int_eq(re.maxdepth, 1);
+	ck_assert_str_eq(re.last, "second");
+	ck_assert_uint_eq(octo_pending_events(c), 0);
+	octo_close(c);
+	fake_finish(fk);
+}
+END_TEST
+
 /* --- error replies: code, message, param, retry_after_ms, request_id, unknown code. */
 static void
 script_errors(struct fake *f)
@@ -900,6 +968,7 @@ client_suite(void)
 	tcase_add_test(tc, test_out_of_order);
 	tcase_add_test(tc, test_notify_before_reply);
 	tcase_add_test(tc, test_notify_async);
+	tcase_add_test(tc, test_callback_reentrant);
 	tcase_add_test(tc, test_error_replies);
 	tcase_add_test(tc, test_truncated_then_close);
 	tcase_add_test(tc, test_oversize_reply);
