@@ -65,6 +65,24 @@ check "status answered from the local table" [ "$(field fresh/a fencing_token)" 
 check "rotate-token refused in local mode" grep -q "no token" "$OCTO_TMP/out"
 "$CTL" health >"$OCTO_TMP/out" 2>&1
 check "health reports the local storage" grep -q "storage: local" "$OCTO_TMP/out"
+# lock_delay: the release starts a delay, which a restart does not cut short.
+"$CTL" acquire delay/a --lock-delay 3 >/dev/null
+"$CTL" acquire delay/a >"$OCTO_TMP/out" 2>&1
+check "lock_delay: acquire right after the release is delayed (exit 10)" [ $? -eq 10 ]
+check "  and says so" grep -q "^delayed: delay/a" "$OCTO_TMP/out"
+kill -KILL "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null
+DAEMON_PID=
+start_daemon --backend=local --state-dir "$STATE" --log-level info
+"$CTL" acquire delay/a >"$OCTO_TMP/out" 2>&1
+check "lock_delay: still delayed after a SIGKILL and restart" grep -q "^delayed: delay/a" \
+    "$OCTO_TMP/out"
+i=0
+until "$CTL" acquire delay/a >"$OCTO_TMP/out" 2>&1 || [ "$i" -ge 250 ]; do
+	sleep 0.02
+	i=$((i + 1))
+done
+check "lock_delay: acquired once the delay is over" grep -q "^acquired: delay/a" "$OCTO_TMP/out"
 
 # --- 2. SIGKILL during streams of acquisitions, three times, with compaction going on.
 stop_daemon || not_ok "clean stop before the crash test"
@@ -151,6 +169,7 @@ check "held-before-crash lease reported held" [ "$(field held/x status)" = held 
 check "with its token $htok" [ "$(field held/x fencing_token)" = "$htok" ]
 check "and its holder marked as from the previous run" \
     [ "$(field held/x holder_id)" = previous-run ]
+check "and its metadata" [ "$(field held/x metadata)" = held-by-test ]
 "$CTL" acquire held/x >/dev/null 2>&1
 check "another client cannot take it (exit 10)" [ $? -eq 10 ]
 "$CTL" release held/y "$ylease" >"$OCTO_TMP/out" 2>&1
