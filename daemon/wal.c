@@ -321,6 +321,34 @@ wal_init_file(struct wal *w)
 	return 0;
 }
 
+/* Create dir (its parent must exist) and make its entry durable. */
+static int
+wal_mkdir(const char *dir)
+{
+	char	*parent, *slash;
+	int	 pfd, e = 0;
+
+	if (mkdir(dir, 0700) == -1)
+		return errno == EEXIST ? 0 : -1;
+	if ((parent = strdup(dir)) == NULL)
+		return -1;
+	while ((slash = strrchr(parent, '/')) != NULL && slash[1] == '\0' && slash != parent)
+		*slash = '\0';
+	if ((slash = strrchr(parent, '/')) == NULL)
+		strcpy(parent, ".");
+	else if (slash == parent)
+		parent[1] = '\0';
+	else
+		*slash = '\0';
+	if ((pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fsync(pfd) == -1)
+		e = -1;
+	if (pfd != -1)
+		close(pfd);
+	free(parent);
+	return e;
+}
+
 /* Open, lock, replay and repair. */
 int
 wal_open(struct wal *w, const char *dir, wal_replay_fn fn, void *arg, char *err,
@@ -333,7 +361,10 @@ wal_open(struct wal *w, const char *dir, wal_replay_fn fn, void *arg, char *err,
 
 	memset(w, 0, sizeof(*w));
 	w->fd = w->dirfd = -1;
-	if ((w->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+	if ((w->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 &&
+	    errno == ENOENT && wal_mkdir(dir) == 0)
+		w->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->dirfd == -1) {
 		snprintf(err, errlen, "state directory %s: %s", dir, strerror(errno));
 		goto fail;
 	}

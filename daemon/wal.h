@@ -76,7 +76,8 @@ struct wal {
 };
 
 /*
- * Open (creating if needed) the log in dir, which must exist: lock the directory
+ * Open (creating if needed) the log in dir (created 0700 if missing; its parent
+ * must exist): lock the directory
  * against a second daemon, replay every good record through fn, and cut off a torn or
  * corrupt tail (reported in w->ignored*), fsync'd before anything is appended.
  * Returns 0, or -1 with a message in err.

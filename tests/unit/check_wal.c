@@ -407,6 +407,31 @@ START_TEST(test_stale_tmp_and_magic)
 }
 END_TEST
 
+START_TEST(test_mkdir)
+{
+	struct wal	w;
+	struct sink	s;
+	char		err[256], sub[128], path[192];
+	struct stat	st;
+
+	snprintf(sub, sizeof(sub), "%s/new/", tdir);
+	memset(&s, 0, sizeof(s));
+	ck_assert_msg(wal_open(&w, sub, sink_fn, &s, err, sizeof(err)) == 0, "%s", err);
+	wal_close(&w);
+	snprintf(sub, sizeof(sub), "%s/new", tdir);
+	ck_assert_int_eq(stat(sub, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/%s", sub, WAL_FILE);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, WAL_MAGIC_LEN);
+	unlink(path);
+	rmdir(sub);
+	/* Only the last component is created. */
+	snprintf(sub, sizeof(sub), "%s/a/b", tdir);
+	ck_assert_int_eq(wal_open(&w, sub, sink_fn, &s, err, sizeof(err)), -1);
+}
+END_TEST
+
 static Suite *
 wal_suite(void)
 {
@@ -423,6 +448,7 @@ wal_suite(void)
 	tcase_add_test(tc, test_corrupt_last_bytes);
 	tcase_add_test(tc, test_compaction);
 	tcase_add_test(tc, test_stale_tmp_and_magic);
+	tcase_add_test(tc, test_mkdir);
 	suite_add_tcase(s, tc);
 	return s;
 }
