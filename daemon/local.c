@@ -665,9 +665,9 @@ local_sync_now(void)
 /*
  * End of a loop turn with calls waiting (group commit): their records are written
  * with one write; calls that need no durability (release, held, delayed, sessions)
- * are answered at once, the others share one fsync and are answered after it.
- * Waiting longer to gather bigger batches did not pay on a 2-CPU machine
- * (bench/README.md): the clients' own CPU time, not the fsync, bounded throughput.
+ * are answered at once, the others share one fsync and are answered after it.  The
+ * fsync blocks the loop; waiting to gather bigger batches, or an fsync thread, did
+ * not pay in A/B runs on a 2-CPU machine (bench/README.md).
  */
 static void
 local_commit_cb(evutil_socket_t fd, short what, void *arg)
