@@ -13,10 +13,14 @@
  *                                                recover-429, persist-503, persist-hang)
  *   leaseclient expire SOCK URL NAME TTL         lease expired upstream: lease_lost
  *   leaseclient renewttl SOCK URL NAME           renew to a longer TTL during a renewal
+ *   leaseclient sessionlost SOCK URL NAME        keepalive answered session_expired
  *   leaseclient detach SOCK NAME TTL HOLD        detached acquire; prints LEASE_ID TOKEN
+ *                                                and the monotonic time in ms
+ *   leaseclient waitfree SOCK NAME TIMEOUT_MS    until free; prints "free" and the time
  *   leaseclient release SOCK NAME LEASE_ID       prints "released" or the error code
  *   leaseclient renew SOCK NAME LEASE_ID TTL     prints "renewed" or the error code
- *   leaseclient status SOCK NAME                 prints STATUS TOKEN LOCAL_STATE DETACHED
+ *   leaseclient status SOCK NAME [AT_MS]         prints STATUS TOKEN LOCAL_STATE DETACHED
+ *                                                (at monotonic time AT_MS)
  *
  * URL is the fake OctoStore server (its /_fake/ control API).  Checks print as
  * "ok - ..." or "not ok - ..." lines; the exit status is 1 when any failed.
@@ -1168,6 +1172,59 @@ renewttl(const char *name)
 	return fails != 0;
 }
 
+/*
+ * The session's keepalive is answered session_expired: every lease on it is lost
+ * (reason session_expired), and the name can be had again on a new session once the
+ * server lets go of the old one.
+ */
+static int
+sessionlost(const char *name)
+{
+	struct octo_acquire_result	 a;
+	struct octo_client		*c;
+	struct lost			 l;
+	struct rc			*o = rc_open();
+	struct st			 st;
+	struct acq			 x;
+	long				 t_inj, t0;
+	int				 r;
+
+	c = lib_open(&l);
+	r = octo_acquire(c, name, 30, NULL, -1, &a);
+	if (!expect(r == OCTO_OK, "sessionlost: acquire %s (%s)", name, octo_err_name(r)))
+		return 1;
+	if (fake_post("/_fake/fault", "{\"status\":410,\"code\":\"session_expired\","
+	    "\"path_prefix\":\"/sessions/\",\"count\":1}") != 0)
+		return 1;
+	t_inj = now_ms();
+	lib_wait_lost(c, &l, 5000);
+	printf("# sessionlost: lease_lost %ld ms after the keepalive fault was set\n",
+	    l.at - t_inj);
+	expect(l.n == 1 && strcmp(l.reason, "session_expired") == 0 &&
+	    l.token == a.fencing_token, "sessionlost: lease_lost, reason session_expired "
+	    "(got %d %s)", l.n, l.reason);
+	/* Keepalives go every second (session_ttl 2 s). */
+	expect(l.n > 0 && l.at - t_inj < 2000, "sessionlost: with the next keepalive "
+	    "(%ld ms)", l.at - t_inj);
+	rc_status(o, name, &st);
+	expect(strcmp(st.status, "held") != 0 && strcmp(st.local, "held") != 0,
+	    "sessionlost: status not held afterwards (got %s, local %s)", st.status,
+	    st.local);
+	/* The abandoned session expires on the server within its 2 s TTL. */
+	t0 = now_ms();
+	while (strcmp(st.status, "free") != 0 && now_ms() - t0 < 5000) {
+		nap(20);
+		rc_status(o, name, &st);
+	}
+	printf("# sessionlost: free upstream %ld ms later\n", now_ms() - t0);
+	rc_acquire(o, name, 30, &x);
+	expect(strcmp(x.status, "acquired") == 0 && (uint64_t)x.token > a.fencing_token,
+	    "sessionlost: free within 5 s, acquired again on a new session (got %s %s)", x.status, x.code);
+	octo_close(c);
+	rc_close(o);
+	return fails != 0;
+}
+
 /* The server expires the lease: the next renewal proves the loss. */
 static int
 expire(const char *name, int ttl)
@@ -1231,7 +1288,29 @@ detach(const char *name, int ttl, double holds)
 		printf("error %s\n", x.code[0] != '\0' ? x.code : x.status);
 		return 1;
 	}
-	printf("%s %lld\n", x.lease_id, (long long)x.token);
+	printf("%s %lld %ld\n", x.lease_id, (long long)x.token, now_ms());
+	return 0;
+}
+
+/* Poll status until NAME is free; prints "free MONOTONIC_MS" or the last status. */
+static int
+waitfree(const char *name, long timeout_ms)
+{
+	struct rc	*rc = rc_open();
+	struct st	 st;
+	long		 t0 = now_ms();
+
+	for (;;) {
+		rc_status(rc, name, &st);
+		if (strcmp(st.status, "free") == 0 || now_ms() - t0 >= timeout_ms)
+			break;
+		nap(10);
+	}
+	if (strcmp(st.status, "free") == 0)
+		printf("free %ld\n", now_ms());
+	else
+		printf("%s %s\n", st.status, st.code);
+	rc_close(rc);
 	return 0;
 }
 
@@ -1264,13 +1343,16 @@ main(int argc, char **argv)
 		return detach(argv[3], atoi(argv[4]), atof(argv[5]));
 	if ((strcmp(argv[1], "fault") == 0 && argc == 7) ||
 	    (strcmp(argv[1], "expire") == 0 && argc == 6) ||
-	    (strcmp(argv[1], "renewttl") == 0 && argc == 5)) {
+	    (strcmp(argv[1], "renewttl") == 0 && argc == 5) ||
+	    (strcmp(argv[1], "sessionlost") == 0 && argc == 5)) {
 		fake_url = argv[3];
 		curl_global_init(CURL_GLOBAL_DEFAULT);
 		if (argv[1][0] == 'f')
 			r = fault(argv[4], atoi(argv[5]), argv[6]);
 		else if (argv[1][0] == 'r')
 			r = renewttl(argv[4]);
+		else if (argv[1][0] == 's')
+			r = sessionlost(argv[4]);
 		else
 			r = expire(argv[4], atoi(argv[5]));
 		curl_global_cleanup();
@@ -1290,7 +1372,11 @@ main(int argc, char **argv)
 		rc_close(rc);
 		return 0;
 	}
-	if (strcmp(argv[1], "status") == 0 && argc == 4) {
+	if (strcmp(argv[1], "waitfree") == 0 && argc == 5)
+		return waitfree(argv[3], atol(argv[4]));
+	if (strcmp(argv[1], "status") == 0 && (argc == 4 || argc == 5)) {
+		if (argc == 5)
+			nap(atol(argv[4]) - now_ms() > 0 ? atol(argv[4]) - now_ms() : 0);
 		rc = rc_open();
 		rc_status(rc, argv[3], &st);
 		if (st.code[0] != '\0')
