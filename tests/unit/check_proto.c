@@ -1423,7 +1423,9 @@ START_TEST(test_err_names)
 		ck_assert_msg(octo_err_from_name(n, strlen(n)) == a,
 		    "name %s does not map back to %d", n, a);
 	}
-	ck_assert_int_eq(named, (int)(sizeof(err_codes) / sizeof(err_codes[0])));
+	ck_assert_msg(named == (int)(sizeof(err_codes) / sizeof(err_codes[0])),
+	    "%d named codes but err_codes lists %d: add new codes to err_codes", named,
+	    (int)(sizeof(err_codes) / sizeof(err_codes[0])));
 
 	/* An error map saying "ok" must not read as success. */
 	ck_assert_int_ne(octo_err_from_name("ok", 2), OCTO_OK);
