@@ -28,6 +28,8 @@ config_defaults(struct config *cfg)
 	cfg->connect_timeout_ms = 5 * 1000;
 	cfg->request_timeout_ms = 10 * 1000;
 	cfg->max_hold_ms = 3600 * 1000;
+	cfg->max_leases_per_client = 1000;
+	cfg->max_leases_per_uid = 10000;
 	cfg->session_ttl_ms = 60 * 1000;
 	cfg->backend = CONFIG_BACKEND_REMOTE;
 	cfg->state_dir = strdup(CONFIG_DEFAULT_STATE_DIR);
@@ -57,12 +59,17 @@ config_apply_env(struct config *cfg)
 void
 config_free(struct config *cfg)
 {
+	unsigned i, j;
+
 	free(cfg->config_file);
 	free(cfg->socket_path);
 	free(cfg->base_url);
 	free(cfg->token_file);
 	free(cfg->ca_file);
 	free(cfg->state_dir);
+	for (i = 0; i < cfg->n_rules; i++)
+		for (j = 0; j < cfg->rules[i].n_prefixes; j++)
+			free(cfg->rules[i].prefixes[j]);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -236,6 +243,16 @@ config_set(struct config *cfg, const char *key, const char *v)
 	DURATION("request_timeout", request_timeout_ms);
 	DURATION("max_hold", max_hold_ms);
 	DURATION("session_ttl", session_ttl_ms);
+	UINT("max_leases_per_client", max_leases_per_client, 1, 1000000,
+	    "expected a number from 1 to 1000000");
+	UINT("max_leases_per_uid", max_leases_per_uid, 1, 1000000,
+	    "expected a number from 1 to 1000000");
+	if (strcmp(key, "allow_uids") == 0)
+		return parse_uids(v, cfg->allow_uids, &cfg->n_allow_uids) == 0 ? NULL :
+		    "expected a comma-separated list of numeric uids";
+	if (strcmp(key, "allow_gids") == 0)
+		return parse_uids(v, cfg->allow_gids, &cfg->n_allow_gids) == 0 ? NULL :
+		    "expected a comma-separated list of numeric gids";
 	if (strcmp(key, "admin_uids") == 0)
 		return parse_uids(v, cfg->admin_uids, &cfg->n_admin_uids) == 0 ? NULL :
 		    "expected a comma-separated list of numeric uids";
@@ -244,6 +261,54 @@ config_set(struct config *cfg, const char *key, const char *v)
 #undef UINT
 #undef BOOL
 #undef STR
+}
+
+/*
+ * A key inside [uid:N] or [gid:N]: "prefixes = ci/, build/" limits those peers to
+ * names starting with one of the prefixes.
+ */
+static const char *
+config_set_rule(struct config *cfg, const char *section, const char *key,
+    const char *v)
+{
+	struct config_rule	*rule = NULL;
+	unsigned long		 id;
+	char			 buf[1024], *tok, *save = NULL;
+	int			 is_gid;
+	unsigned		 i;
+
+	if (strncmp(section, "uid:", 4) == 0)
+		is_gid = 0;
+	else if (strncmp(section, "gid:", 4) == 0)
+		is_gid = 1;
+	else
+		return "unknown section: expected [uid:N] or [gid:N]";
+	if (parse_uint(section + 4, 0, UINT_MAX - 1, &id) != 0)
+		return "section: expected a numeric uid or gid";
+	if (strcmp(key, "prefixes") != 0)
+		return "unknown key in a [uid:N] or [gid:N] section";
+	for (i = 0; i < cfg->n_rules; i++)
+		if (cfg->rules[i].is_gid == is_gid && cfg->rules[i].id == id)
+			rule = &cfg->rules[i];
+	if (rule == NULL) {
+		if (cfg->n_rules == CONFIG_MAX_RULES)
+			return "too many [uid:N] and [gid:N] sections";
+		rule = &cfg->rules[cfg->n_rules++];
+		rule->is_gid = is_gid;
+		rule->id = (unsigned)id;
+	}
+	if (strlen(v) >= sizeof(buf))
+		return "prefixes: list too long";
+	strcpy(buf, v);
+	for (tok = strtok_r(buf, ", \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", \t", &save)) {
+		if (rule->n_prefixes == CONFIG_MAX_PREFIXES)
+			return "prefixes: at most 16";
+		if ((rule->prefixes[rule->n_prefixes] = strdup(tok)) == NULL)
+			return "out of memory";
+		rule->n_prefixes++;
+	}
+	return NULL;
 }
 
 struct load_state {
@@ -259,7 +324,7 @@ config_handler(void *user, const char *section, const char *name, const char *va
 	const char *why;
 
 	if (section != NULL && *section != '\0')
-		why = "sections are not supported";
+		why = config_set_rule(st->cfg, section, name, value);
 	else
 		why = config_set(st->cfg, name, value);
 	if (why == NULL)

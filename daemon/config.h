@@ -8,6 +8,16 @@
 
 #define CONFIG_DEFAULT_FILE	SYSCONFDIR "/octostore/octostored.conf"
 #define CONFIG_MAX_UIDS		32
+#define CONFIG_MAX_RULES	64
+#define CONFIG_MAX_PREFIXES	16
+
+/* A name policy section, [uid:N] or [gid:N]: names its peers may use. */
+struct config_rule {
+	int		 is_gid;
+	unsigned	 id;
+	char		*prefixes[CONFIG_MAX_PREFIXES];
+	unsigned	 n_prefixes;
+};
 #define CONFIG_DEFAULT_STATE_DIR	LOCALSTATEDIR "/lib/octostored"
 
 #define CONFIG_BACKEND_REMOTE	0	/* the OctoStore server */
@@ -58,9 +68,18 @@ struct config {
 	unsigned	 max_hold_ms;		/* max_hold: detached leases */
 	unsigned	 session_ttl_ms;	/* session_ttl: upstream session */
 
+	unsigned	 max_leases_per_client;	/* max_leases_per_client */
+	unsigned	 max_leases_per_uid;	/* max_leases_per_uid */
+
 	/* Access. */
 	uid_t		 admin_uids[CONFIG_MAX_UIDS];	/* admin_uids, comma list */
 	unsigned	 n_admin_uids;
+	uid_t		 allow_uids[CONFIG_MAX_UIDS];	/* allow_uids */
+	unsigned	 n_allow_uids;
+	gid_t		 allow_gids[CONFIG_MAX_UIDS];	/* allow_gids */
+	unsigned	 n_allow_gids;
+	struct config_rule rules[CONFIG_MAX_RULES];	/* [uid:N] / [gid:N] prefixes */
+	unsigned	 n_rules;
 };
 
 /* Built-in defaults. */

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 #include <msgpack.h>
 
+#include "access.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "lease.h"
@@ -28,9 +29,7 @@
 struct conn {
 	int		 fd;
 	uint64_t	 id;
-	uid_t		 uid;
-	gid_t		 gid;
-	pid_t		 pid;
+	struct access_peer peer;	/* credentials at connect time */
 	int		 refs;
 	int		 flags;
 #define CONN_DEAD	0x1	/* closed; waits for its last reference */
@@ -39,6 +38,7 @@ struct conn {
 #define CONN_BATCH	0x8	/* inside the read callback: flush at its end */
 #define CONN_NOREAD	0x10	/* shutdown: take no new requests */
 	unsigned	 inflight;
+	unsigned	 leases;	/* for max_leases_per_client */
 
 	struct event	*rev;
 	struct event	*wev;
@@ -122,7 +122,7 @@ conn_idle_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	log_info("client id=%llu pid=%d: partial message idle for %u ms, closing",
-	    (unsigned long long)c->id, (int)c->pid, conn_lim.idle_timeout_ms);
+	    (unsigned long long)c->id, (int)c->peer.pid, conn_lim.idle_timeout_ms);
 	conn_close(c, "idle partial message");
 }
 
@@ -162,7 +162,7 @@ static void
 conn_fail(struct conn *c, const struct octo_msg *m, int err, const char *msg)
 {
 	log_info("client id=%llu uid=%u pid=%d: %s, closing", (unsigned long long)c->id,
-	    (unsigned)c->uid, (int)c->pid, msg);
+	    (unsigned)c->peer.uid, (int)c->peer.pid, msg);
 	octo_proto_pack_error(&c->pk, m != NULL && m->has_msgid ? m->msgid : 0, err, msg);
 	c->flags |= CONN_DRAIN;
 	c->in_len = 0;
@@ -307,7 +307,7 @@ conn_update_read(struct conn *c)
 
 /* Take ownership of an accepted socket. */
 struct conn *
-conn_new(int fd, uid_t uid, gid_t gid, pid_t pid)
+conn_new(int fd, const struct access_peer *peer)
 {
 	struct event_base	*base = server_base();
 	struct conn		*c;
@@ -315,9 +315,7 @@ conn_new(int fd, uid_t uid, gid_t gid, pid_t pid)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		goto fail;
 	c->fd = fd;
-	c->uid = uid;
-	c->gid = gid;
-	c->pid = pid;
+	c->peer = *peer;
 	c->refs = 1;
 	c->id = conn_next_id++;
 	c->in_cap = conn_lim.max_msg + READ_CHUNK;
@@ -344,10 +342,11 @@ conn_new(int fd, uid_t uid, gid_t gid, pid_t pid)
 	conn_n++;
 	conn_total_n++;
 	log_debug("client id=%llu uid=%u gid=%u pid=%d connected",
-	    (unsigned long long)c->id, (unsigned)uid, (unsigned)gid, (int)pid);
+	    (unsigned long long)c->id, (unsigned)peer->uid, (unsigned)peer->gid,
+	    (int)peer->pid);
 	return c;
 fail:
-	log_error("client pid=%d: out of memory", (int)pid);
+	log_error("client pid=%d: out of memory", (int)peer->pid);
 	if (c != NULL) {
 		free(c->in);
 		free(c);
@@ -368,10 +367,10 @@ conn_close(struct conn *c, const char *why)
 	c->flags |= CONN_DEAD;
 	if (why != NULL)
 		log_debug("client id=%llu pid=%d closed: %s", (unsigned long long)c->id,
-		    (int)c->pid, why);
+		    (int)c->peer.pid, why);
 	else
 		log_debug("client id=%llu pid=%d closed", (unsigned long long)c->id,
-		    (int)c->pid);
+		    (int)c->peer.pid);
 	event_del(c->rev);
 	event_del(c->wev);
 	evtimer_del(c->idle_ev);
@@ -413,9 +412,10 @@ conn_dead(const struct conn *c)
 	return (c->flags & CONN_DEAD) != 0;
 }
 
-uid_t conn_uid(const struct conn *c) { return c->uid; }
-gid_t conn_gid(const struct conn *c) { return c->gid; }
-pid_t conn_pid(const struct conn *c) { return c->pid; }
+const struct access_peer *conn_peer(const struct conn *c) { return &c->peer; }
+uid_t conn_uid(const struct conn *c) { return c->peer.uid; }
+gid_t conn_gid(const struct conn *c) { return c->peer.gid; }
+pid_t conn_pid(const struct conn *c) { return c->peer.pid; }
 uint64_t conn_id(const struct conn *c) { return c->id; }
 
 /* The packer appending to c's output. */
@@ -423,6 +423,14 @@ msgpack_packer *
 conn_packer(struct conn *c)
 {
 	return &c->pk;
+}
+
+/* Leases counted against c. */
+unsigned
+conn_leases_adjust(struct conn *c, int delta)
+{
+	c->leases = (unsigned)((int)c->leases + delta);
+	return c->leases;
 }
 
 /* A request was accepted for dispatch. */

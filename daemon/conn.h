@@ -20,8 +20,10 @@ struct conn_limits {
 /* Set the limits (startup; SIGHUP for all but max_msg). */
 void conn_set_limits(const struct conn_limits *lim);
 
+struct access_peer;
+
 /* Take ownership of an accepted, credential-checked socket. */
-struct conn *conn_new(int fd, uid_t uid, gid_t gid, pid_t pid);
+struct conn *conn_new(int fd, const struct access_peer *peer);
 
 /* Reference counting: whatever outlives a callback holds a reference. */
 void conn_ref(struct conn *c);
@@ -31,6 +33,7 @@ void conn_unref(struct conn *c);
 int conn_dead(const struct conn *c);
 
 /* Peer credentials captured at accept (SO_PEERCRED). */
+const struct access_peer *conn_peer(const struct conn *c);
 uid_t conn_uid(const struct conn *c);
 gid_t conn_gid(const struct conn *c);
 pid_t conn_pid(const struct conn *c);
@@ -38,6 +41,9 @@ uint64_t conn_id(const struct conn *c);
 
 /* The packer that appends to c's output; call conn_flush() when a message is complete. */
 msgpack_packer *conn_packer(struct conn *c);
+
+/* Add delta to the leases counted against c; returns the new count. */
+unsigned conn_leases_adjust(struct conn *c, int delta);
 
 /* A request was accepted for dispatch (counts against max_inflight). */
 void conn_request_begin(struct conn *c);

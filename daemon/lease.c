@@ -50,6 +50,8 @@ struct lease {
 	int64_t		 ttl_ms;
 
 	struct conn	*owner;		/* attached owner (referenced), else NULL */
+	struct conn	*counted_conn;	/* counted against this client's limit */
+	int		 counted_uid;	/* counted against uid's limit */
 	uid_t		 uid;
 	pid_t		 pid;
 	int		 detached;
@@ -90,6 +92,16 @@ static LIST_HEAD(, lease) lease_all = LIST_HEAD_INITIALIZER(lease_all);
 static struct tomb	  lease_tombs[TOMBSTONE_MAX];
 static unsigned		  lease_ntombs;
 static int		  lease_stopping;
+static unsigned		  lease_max_client = 1000;
+static unsigned		  lease_max_uid = 10000;
+
+/* Leases per uid, for max_leases_per_uid: few uids use a daemon, so an array. */
+#define LEASE_MAX_UIDS	1024
+static struct {
+	uid_t		uid;
+	unsigned	n;
+}			  lease_uids[LEASE_MAX_UIDS];
+static unsigned		  lease_nuids;
 
 static void	lease_timer_cb(evutil_socket_t, short, void *);
 static void	lease_deadline_cb(evutil_socket_t, short, void *);
@@ -405,14 +417,95 @@ lease_tomb_match(const char *name, int64_t token)
 	return 0;
 }
 
-/* Drop the owner: the lease no longer belongs to any client. */
+/* Leases counted against a uid's max_leases_per_uid. */
+static unsigned *
+lease_uid_slot(uid_t uid, int create)
+{
+	unsigned i;
+
+	for (i = 0; i < lease_nuids; i++)
+		if (lease_uids[i].uid == uid)
+			return &lease_uids[i].n;
+	if (!create || lease_nuids == LEASE_MAX_UIDS)
+		return NULL;
+	lease_uids[lease_nuids].uid = uid;
+	lease_uids[lease_nuids].n = 0;
+	return &lease_uids[lease_nuids++].n;
+}
+
+/* Set the per-client and per-uid lease limits. */
+void
+lease_set_limits(unsigned per_client, unsigned per_uid)
+{
+	lease_max_client = per_client;
+	lease_max_uid = per_uid;
+}
+
+/* May r's client and uid take one more lease?  Answers r with busy when not. */
+static int
+lease_limit_ok(struct req *r, const struct lease_args *a)
+{
+	unsigned *n = lease_uid_slot(r->uid, 0);
+
+	if (!a->detach && conn_leases_adjust(r->conn, 0) >= lease_max_client) {
+		req_error(r, OCTO_ERR_BUSY, "this client holds max_leases_per_client=%u leases",
+		    lease_max_client);
+		return 0;
+	}
+	if ((n != NULL && *n >= lease_max_uid) ||
+	    (n == NULL && lease_nuids == LEASE_MAX_UIDS)) {
+		req_error(r, OCTO_ERR_BUSY, "uid %u holds max_leases_per_uid=%u leases",
+		    (unsigned)r->uid, lease_max_uid);
+		return 0;
+	}
+	return 1;
+}
+
+/* Give ln to the client of r, for the acquire a. */
+static void
+lease_take(struct lease *ln, struct req *r, const struct lease_args *a)
+{
+	unsigned *n = lease_uid_slot(r->uid, 1);
+
+	ln->state = L_ACQUIRING;
+	ln->args = *a;
+	ln->acq_req = r;
+	ln->uid = r->uid;
+	ln->pid = r->pid;
+	ln->detached = a->detach;
+	ln->owner = a->detach ? NULL : r->conn;
+	if (ln->owner != NULL)
+		conn_ref(ln->owner);
+	/* Detached leases count against their uid only. */
+	conn_leases_adjust(r->conn, a->detach ? 0 : 1);
+	ln->counted_conn = a->detach ? NULL : r->conn;
+	if (ln->counted_conn != NULL)
+		conn_ref(ln->counted_conn);
+	if (n != NULL) {
+		(*n)++;
+		ln->counted_uid = 1;
+	}
+	ln->wait_until = policy_mono_ms() + (a->wait_ms > 0 ? a->wait_ms : 0);
+}
+
+/* Drop the owner: the lease no longer belongs to any client or counts against it. */
 static void
 lease_disown(struct lease *ln)
 {
+	unsigned *n;
+
 	if (ln->owner != NULL) {
 		conn_unref(ln->owner);
 		ln->owner = NULL;
 	}
+	if (ln->counted_conn != NULL) {
+		conn_leases_adjust(ln->counted_conn, -1);
+		conn_unref(ln->counted_conn);
+		ln->counted_conn = NULL;
+	}
+	if (ln->counted_uid && (n = lease_uid_slot(ln->uid, 0)) != NULL && *n > 0)
+		(*n)--;
+	ln->counted_uid = 0;
 }
 
 /*
@@ -487,19 +580,15 @@ lease_done(struct lease *ln)
 		lease_free(ln);
 		return;
 	}
-	/* FIFO: the first local waiter takes over the entry. */
+	/* FIFO: the first local waiter within its limits takes over the entry. */
 	TAILQ_REMOVE(&ln->waiters, w, q);
 	event_free(w->ev);
-	ln->state = L_ACQUIRING;
-	ln->acq_req = w->r;
-	ln->args = w->a;
-	ln->owner = w->a.detach ? NULL : w->r->conn;
-	if (ln->owner != NULL)
-		conn_ref(ln->owner);
-	ln->uid = w->r->uid;
-	ln->pid = w->r->pid;
-	ln->detached = w->a.detach;
-	ln->wait_until = policy_mono_ms() + (w->a.wait_ms > 0 ? w->a.wait_ms : 0);
+	if (!lease_limit_ok(w->r, &w->a)) {
+		free(w);
+		lease_done(ln);
+		return;
+	}
+	lease_take(ln, w->r, &w->a);
 	free(w);
 	lease_try_acquire(ln);
 }
@@ -684,21 +773,13 @@ lease_acquire(struct req *r, const struct lease_args *a)
 		    (int)r->pid);
 		return;
 	}
+	if (!lease_limit_ok(r, a))
+		return;
 	if ((ln = lease_new(a->name)) == NULL) {
 		req_error(r, OCTO_ERR_NOMEM, NULL);
 		return;
 	}
-	ln->state = L_ACQUIRING;
-	ln->args = *a;
-	ln->acq_req = r;
-	ln->uid = r->uid;
-	ln->pid = r->pid;
-	ln->detached = a->detach;
-	if (!a->detach) {
-		ln->owner = r->conn;
-		conn_ref(ln->owner);
-	}
-	ln->wait_until = policy_mono_ms() + (a->wait_ms > 0 ? a->wait_ms : 0);
+	lease_take(ln, r, a);
 	lease_try_acquire(ln);
 }
 

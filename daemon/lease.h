@@ -29,6 +29,9 @@ struct lease_args {
 /* Set up on base. */
 void lease_init(struct event_base *base);
 
+/* Limits: leases per client connection and per uid (detached ones count for the uid). */
+void lease_set_limits(unsigned per_client, unsigned per_uid);
+
 /* acquire: answers r, now or later. */
 void lease_acquire(struct req *r, const struct lease_args *a);
 

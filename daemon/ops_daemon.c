@@ -98,6 +98,16 @@ op_daemon_status(struct req *r, const msgpack_object *params)
 	up = (uint64_t)(now.tv_sec - ops_started.tv_sec) * 1000 +
 	    (uint64_t)((now.tv_nsec - ops_started.tv_nsec) / 1000000);
 	pk = req_result_begin(r);
+	if (!req_is_admin(r)) {
+		/* The full view (pids, counters) is for administrators. */
+		msgpack_pack_map(pk, 2);
+		octo_proto_pack_str(pk, "version");
+		octo_proto_pack_str(pk, PACKAGE_VERSION);
+		octo_proto_pack_str(pk, "uptime_ms");
+		msgpack_pack_uint64(pk, up);
+		req_result_end(r);
+		return;
+	}
 	msgpack_pack_map(pk, 7);
 	octo_proto_pack_str(pk, "version");
 	octo_proto_pack_str(pk, PACKAGE_VERSION);

@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "api.h"
+#include "conn.h"
 #include "dispatch.h"
 #include "lease.h"
 #include "local.h"
@@ -64,6 +66,14 @@ ops_name(struct ops_ctx *c, const msgpack_object *params)
 	memcpy(c->name, s, len);
 	c->name[len] = '\0';
 	c->name_len = len;
+	/* Name policy: refused here, before any request leaves the daemon. */
+	if (!access_name_allowed(conn_peer(c->r->conn), c->name)) {
+		log_info("%s pid=%d uid=%u: name %s outside its allowed prefixes", c->what,
+		    (int)c->r->pid, (unsigned)c->r->uid, c->name);
+		req_error(c->r, OCTO_ERR_PERMISSION_DENIED, "uid %u may not use the name %s",
+		    (unsigned)c->r->uid, c->name);
+		return -1;
+	}
 	return 0;
 }
 
@@ -597,29 +607,42 @@ op_status(struct req *r, const msgpack_object *params)
 	    UPSTREAM_AUTH, ops_status_done);
 }
 
+/* Answer a list, showing a peer restricted to name prefixes only its own names. */
+static void
+ops_pack_list(struct ops_ctx *c, const struct api_list *l)
+{
+	const struct access_peer	*peer = conn_peer(c->r->conn);
+	msgpack_packer			*pk;
+	size_t				 i, n = 0;
+	int				 restricted = access_restricted(peer);
+
+	for (i = 0; i < l->n; i++)
+		n += access_name_allowed(peer, l->locks[i].name);
+	pk = req_result_begin(c->r);
+	msgpack_pack_map(pk, 3);
+	octo_proto_pack_str(pk, "locks");
+	msgpack_pack_array(pk, n);
+	for (i = 0; i < l->n; i++)
+		if (access_name_allowed(peer, l->locks[i].name))
+			ops_pack_lock_status(pk, &l->locks[i]);
+	ops_pack_int(pk, "total", restricted ? (int64_t)n : l->total);
+	ops_pack_str(pk, "prefix", l->prefix);
+	req_result_end(c->r);
+}
+
 /* list: ListLocksResponse. */
 static void
 ops_list_done(const struct upstream_result *res, void *arg)
 {
 	struct ops_ctx	*c = arg;
 	struct api_list	 l;
-	msgpack_packer	*pk;
-	size_t		 i;
 
 	if (!ops_ok(res))
 		ops_fail(c, res);
 	else if (api_parse_list(res->body, res->len, &l) != OCTO_OK)
 		ops_bad(c, res, "ListLocksResponse");
 	else {
-		pk = req_result_begin(c->r);
-		msgpack_pack_map(pk, 3);
-		octo_proto_pack_str(pk, "locks");
-		msgpack_pack_array(pk, l.n);
-		for (i = 0; i < l.n; i++)
-			ops_pack_lock_status(pk, &l.locks[i]);
-		ops_pack_int(pk, "total", l.total);
-		ops_pack_str(pk, "prefix", l.prefix);
-		req_result_end(c->r);
+		ops_pack_list(c, &l);
 		api_list_free(&l);
 	}
 	free(c);
@@ -631,8 +654,6 @@ ops_list_local(struct ops_ctx *c, const char *p, size_t plen)
 {
 	char		 prefix[API_PREFIX_MAX + 1];
 	struct api_list	 l;
-	msgpack_packer	*pk;
-	size_t		 i;
 
 	if (p != NULL && octo_proto_strcpy(prefix, sizeof(prefix), p, plen) != OCTO_OK) {
 		req_error_param(c->r, "prefix", "prefix: too long");
@@ -644,15 +665,7 @@ ops_list_local(struct ops_ctx *c, const char *p, size_t plen)
 		free(c);
 		return;
 	}
-	pk = req_result_begin(c->r);
-	msgpack_pack_map(pk, 3);
-	octo_proto_pack_str(pk, "locks");
-	msgpack_pack_array(pk, l.n);
-	for (i = 0; i < l.n; i++)
-		ops_pack_lock_status(pk, &l.locks[i]);
-	ops_pack_int(pk, "total", l.total);
-	ops_pack_str(pk, "prefix", l.prefix);
-	req_result_end(c->r);
+	ops_pack_list(c, &l);
 	api_list_free(&l);
 	free(c);
 }

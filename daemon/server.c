@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <msgpack.h>
 
+#include "access.h"
 #include "conn.h"
 #include "log.h"
 #include "octo_proto.h"
@@ -46,7 +47,7 @@ server_set_max_clients(unsigned max_clients)
 
 /* Refuse a client over the limit with one "busy" reply; best effort, never blocks. */
 static void
-server_refuse(int fd)
+server_refuse(int fd, int err, const char *msg)
 {
 	msgpack_sbuffer	sb;
 	msgpack_packer	pk;
@@ -54,7 +55,7 @@ server_refuse(int fd)
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	octo_proto_pack_error(&pk, 0, OCTO_ERR_BUSY, "too many clients");
+	octo_proto_pack_error(&pk, 0, err, msg);
 	n = send(fd, sb.data, sb.size, MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void)n;
 	msgpack_sbuffer_destroy(&sb);
@@ -75,6 +76,7 @@ server_resume_cb(evutil_socket_t fd, short what, void *arg)
 static void
 server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
+	struct access_peer peer;
 	struct ucred	 cred;
 	socklen_t	 len;
 	int		 fd, i;
@@ -101,14 +103,26 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			close(fd);
 			continue;
 		}
-		if (conn_count() >= server_max_clients) {
-			log_warn("refusing client uid=%u pid=%d: max_clients=%u reached",
-			    (unsigned)cred.uid, (int)cred.pid, server_max_clients);
-			server_refuse(fd);
+		peer.uid = cred.uid;
+		peer.gid = cred.gid;
+		peer.pid = cred.pid;
+		access_read_groups(fd, &peer);
+		if (!access_peer_allowed(&peer)) {
+			log_warn("denied client uid=%u gid=%u pid=%d: not allowed to connect",
+			    (unsigned)cred.uid, (unsigned)cred.gid, (int)cred.pid);
+			server_refuse(fd, OCTO_ERR_PERMISSION_DENIED,
+			    "this user may not use octostored");
 			close(fd);
 			continue;
 		}
-		if (conn_new(fd, cred.uid, cred.gid, cred.pid) == NULL)
+		if (conn_count() >= server_max_clients) {
+			log_warn("refusing client uid=%u pid=%d: max_clients=%u reached",
+			    (unsigned)cred.uid, (int)cred.pid, server_max_clients);
+			server_refuse(fd, OCTO_ERR_BUSY, "too many clients");
+			close(fd);
+			continue;
+		}
+		if (conn_new(fd, &peer) == NULL)
 			close(fd);
 	}
 }
@@ -223,6 +237,7 @@ server_start(struct event_base *base, const struct config *cfg, int activated_fd
 		log_info("listening on %s mode=%04o", cfg->socket_path,
 		    (unsigned)cfg->socket_mode);
 	}
+	access_init(cfg, server_fd);
 	server_ev = event_new(base, server_fd, EV_READ | EV_PERSIST, server_accept_cb, NULL);
 	server_pause_ev = evtimer_new(base, server_resume_cb, NULL);
 	if (server_ev == NULL || server_pause_ev == NULL || event_add(server_ev, NULL) == -1) {

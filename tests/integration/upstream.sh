@@ -67,6 +67,8 @@ base_url = $U
 token_file = $T/daemon-tok
 log_level = trace
 socket_mode = 0666
+# uid 65534 plays a non-admin client; by default only root and the socket group connect.
+allow_uids = 65534
 upstream_max_connections = $MAXC
 connect_timeout = 1s
 request_timeout = 3s
