@@ -538,6 +538,11 @@ main(int argc, char **argv)
 	printf("after closing the connections: locks_held %lld after %.2f s\n",
 	    fcur.locks_held, (double)(now_ns() - tstart) / 1e9);
 	(void)f0;
+	for (i = 0; i < opt.conns; i++)
+		msgpack_zone_destroy(&conns[i].zone);
+	free(conns);
+	free(series);
+	close(ep);
 	curl_easy_cleanup(stats_easy);
 	curl_global_cleanup();
 	return status;

@@ -6,7 +6,8 @@
 # Environment: RENEW_SECONDS (hold time, default 120), RENEW_LEASES (default 10000),
 # RENEW_TTL (default 30), RENEW_CONNS (client connections, default 16), RENEW_RATE
 # (acquires per second, default 0: as fast as the daemon answers), RENEW_LOG_LEVEL
-# (daemon log level, default: the daemon's own default), and RENEWBENCH, OCTOSTORED,
+# (daemon log level, default: the daemon's own default), RENEW_MAX_CONNECTIONS (daemon
+# upstream pool, default: the daemon's own default, 8), and RENEWBENCH, OCTOSTORED,
 # OCTOFAKE to use other binaries.
 set -u
 
@@ -65,6 +66,8 @@ url=http://127.0.0.1:$(cat "$dir/port")
 	echo "base_url = $url"
 	echo "token_file = $dir/token"
 	[ -n "${RENEW_LOG_LEVEL:-}" ] && echo "log_level = $RENEW_LOG_LEVEL"
+	[ -n "${RENEW_MAX_CONNECTIONS:-}" ] &&
+	    echo "upstream_max_connections = $RENEW_MAX_CONNECTIONS"
 } >"$dir/d.conf"
 "$octostored" --socket "$dir/d.sock" --config "$dir/d.conf" \
     >"$dir/d.log" 2>&1 &
