@@ -58,18 +58,8 @@ struct octo_client {
 	int		 delivering;
 };
 
-/* Start a call: reset the last error and return the packer for one params map. */
-msgpack_packer	*client_begin(struct octo_client *, const char *, uint32_t *);
-
-/*
- * Send the request begun by client_begin() and wait for its reply.  On OCTO_OK,
- * *result is the reply's result map, valid until client_end().  An error reply from
- * the daemon is recorded as the last error and returned.
- */
-int	 client_call(struct octo_client *, uint32_t, const msgpack_object **);
-
-/* Finish a call: drop the reply, deliver queued events; returns r unchanged. */
-int	 client_end(struct octo_client *, int);
+/* octostore.c: the last error. */
+void	 client_reset_error(struct octo_client *);
 
 /* Record a local error as the last error; keeps errno.  Returns err. */
 int	 client_error(struct octo_client *, int, const char *, ...)
@@ -77,5 +67,43 @@ int	 client_error(struct octo_client *, int, const char *, ...)
 
 /* Copy a counted string, truncating to fit; embedded NULs end the C string early. */
 void	 client_copy_text(char *, size_t, const char *, size_t);
+
+/* rpc.c: start a call: reset the last error, return the packer for one params map. */
+msgpack_packer	*rpc_begin(struct octo_client *, const char *, uint32_t *);
+
+/*
+ * Send the request begun by rpc_begin() and wait for its reply.  On OCTO_OK, *result
+ * is the reply's result map, valid until rpc_end().  An error reply from the daemon is
+ * recorded as the last error and returned.
+ */
+int	 rpc_call(struct octo_client *, uint32_t, const msgpack_object **);
+
+/* Finish a call, whatever its outcome: drop the reply, deliver queued events; returns r. */
+int	 rpc_end(struct octo_client *, int);
+
+/* Pack "key": "value" and "key": integer into a params map. */
+void	 rpc_kv_str(msgpack_packer *, const char *, const char *);
+void	 rpc_kv_int(msgpack_packer *, const char *, int64_t);
+
+/* A required argument was not given: OCTO_ERR_INVALID_ARGUMENT naming it. */
+int	 rpc_arg_missing(struct octo_client *, const char *);
+
+/* reply.c: reading one result map; r keeps the first malformed field's error. */
+struct reply {
+	struct octo_client	*c;
+	const msgpack_object	*map;
+	int			 r;
+};
+
+#define REPLY_OPT	0
+#define REPLY_REQ	1	/* missing is an error */
+#define REPLY_TEXT	2	/* free-form: truncate instead of failing */
+
+void	 reply_bad(struct reply *, const char *);
+int	 reply_str(struct reply *, const char *, char *, size_t, int);
+int	 reply_bytes(struct reply *, const char *, char *, size_t, size_t *);
+uint64_t reply_uint(struct reply *, const char *, int, uint64_t);
+int64_t	 reply_int(struct reply *, const char *, int, int64_t);
+int	 reply_bool(struct reply *, const char *, int, int);
 
 #endif /* CLIENT_H */

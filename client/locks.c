@@ -1,0 +1,277 @@
+/* locks.c - liboctostore lock calls: acquire, release, renew, status, list, rotate_token. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+
+/* acquire: take a lock; held and delayed are returned as errors with out filled. */
+int
+octo_acquire(struct octo_client *c, const char *name, int ttl, const char *metadata,
+    int lock_delay, struct octo_acquire_result *out)
+{
+	struct reply		 rp = { c, NULL, OCTO_OK };
+	msgpack_packer		*pk;
+	char			 status[16];
+	uint32_t		 msgid;
+	int			 r;
+
+	memset(out, 0, sizeof(*out));
+	out->renew_after_ms = out->retry_after_ms = -1;
+	if (name == NULL)
+		return rpc_end(c, rpc_arg_missing(c, "name"));
+	pk = rpc_begin(c, "acquire", &msgid);
+	msgpack_pack_map(pk, 1 + (ttl > 0) + (metadata != NULL) + (lock_delay >= 0));
+	rpc_kv_str(pk, "name", name);
+	if (ttl > 0)
+		rpc_kv_int(pk, "ttl", ttl);
+	if (metadata != NULL)
+		rpc_kv_str(pk, "metadata", metadata);
+	if (lock_delay >= 0)
+		rpc_kv_int(pk, "lock_delay", lock_delay);
+	if ((r = rpc_call(c, msgid, &rp.map)) != OCTO_OK)
+		goto out;
+
+	reply_str(&rp, "status", status, sizeof(status), REPLY_REQ);
+	if (!reply_str(&rp, "name", out->name, sizeof(out->name), REPLY_OPT) &&
+	    rp.r == OCTO_OK)
+		client_copy_text(out->name, sizeof(out->name), name, strlen(name));
+	if (rp.r != OCTO_OK)
+		;
+	else if (strcmp(status, "acquired") == 0) {
+		out->status = OCTO_ACQUIRE_ACQUIRED;
+		reply_str(&rp, "lease_id", out->lease_id, sizeof(out->lease_id), REPLY_REQ);
+		out->fencing_token = reply_uint(&rp, "fencing_token", REPLY_REQ, 0);
+		reply_str(&rp, "expires_at", out->expires_at, sizeof(out->expires_at),
+		    REPLY_OPT);
+		out->renew_after_ms = reply_int(&rp, "renew_after_ms", REPLY_OPT, -1);
+		out->has_metadata = reply_bytes(&rp, "metadata", out->metadata,
+		    sizeof(out->metadata), &out->metadata_len);
+	} else if (strcmp(status, "held") == 0) {
+		out->status = OCTO_ACQUIRE_HELD;
+		reply_str(&rp, "holder_id", out->holder_id, sizeof(out->holder_id),
+		    REPLY_OPT);
+		reply_str(&rp, "expires_at", out->expires_at, sizeof(out->expires_at),
+		    REPLY_OPT);
+		out->retry_after_ms = reply_int(&rp, "retry_after_ms", REPLY_OPT, -1);
+		out->has_metadata = reply_bytes(&rp, "metadata", out->metadata,
+		    sizeof(out->metadata), &out->metadata_len);
+	} else if (strcmp(status, "delayed") == 0) {
+		out->status = OCTO_ACQUIRE_DELAYED;
+		reply_str(&rp, "available_at", out->available_at,
+		    sizeof(out->available_at), REPLY_OPT);
+		out->retry_after_ms = reply_int(&rp, "retry_after_ms", REPLY_OPT, -1);
+	} else
+		reply_bad(&rp, "status");
+	if ((r = rp.r) != OCTO_OK || out->status == OCTO_ACQUIRE_ACQUIRED)
+		goto out;
+	/* Someone else has it: report it the way the SDK raises LockHeldError. */
+	r = out->status == OCTO_ACQUIRE_HELD ? OCTO_ERR_LOCK_HELD : OCTO_ERR_LOCK_DELAYED;
+	client_error(c, r, NULL);
+	c->retry_after_ms = out->retry_after_ms;
+	return rpc_end(c, r);
+out:
+	if (r != OCTO_OK) {
+		memset(out, 0, sizeof(*out));
+		out->renew_after_ms = out->retry_after_ms = -1;
+	}
+	return rpc_end(c, r);
+}
+
+/* release: give a lease back. */
+int
+octo_release(struct octo_client *c, const char *name, const char *lease_id)
+{
+	struct reply	 rp = { c, NULL, OCTO_OK };
+	msgpack_packer	*pk;
+	uint32_t	 msgid;
+	int		 r;
+
+	if (name == NULL)
+		return rpc_end(c, rpc_arg_missing(c, "name"));
+	if (lease_id == NULL)
+		return rpc_end(c, rpc_arg_missing(c, "lease_id"));
+	pk = rpc_begin(c, "release", &msgid);
+	msgpack_pack_map(pk, 2);
+	rpc_kv_str(pk, "name", name);
+	rpc_kv_str(pk, "lease_id", lease_id);
+	if ((r = rpc_call(c, msgid, &rp.map)) != OCTO_OK)
+		goto out;
+	if (!reply_bool(&rp, "released", REPLY_OPT, 1) && rp.r == OCTO_OK)
+		reply_bad(&rp, "released");
+	r = rp.r;
+out:
+	return rpc_end(c, r);
+}
+
+/* renew: extend a lease. */
+int
+octo_renew(struct octo_client *c, const char *name, const char *lease_id, int ttl,
+    struct octo_renew_result *out)
+{
+	struct reply	 rp = { c, NULL, OCTO_OK };
+	msgpack_packer	*pk;
+	uint32_t	 msgid;
+	int		 r;
+
+	memset(out, 0, sizeof(*out));
+	out->renew_after_ms = -1;
+	if (name == NULL)
+		return rpc_end(c, rpc_arg_missing(c, "name"));
+	if (lease_id == NULL)
+		return rpc_end(c, rpc_arg_missing(c, "lease_id"));
+	pk = rpc_begin(c, "renew", &msgid);
+	msgpack_pack_map(pk, 2 + (ttl > 0));
+	rpc_kv_str(pk, "name", name);
+	rpc_kv_str(pk, "lease_id", lease_id);
+	if (ttl > 0)
+		rpc_kv_int(pk, "ttl", ttl);
+	if ((r = rpc_call(c, msgid, &rp.map)) != OCTO_OK)
+		goto out;
+	if (!reply_str(&rp, "name", out->name, sizeof(out->name), REPLY_OPT))
+		client_copy_text(out->name, sizeof(out->name), name, strlen(name));
+	if (!reply_str(&rp, "lease_id", out->lease_id, sizeof(out->lease_id), REPLY_OPT))
+		client_copy_text(out->lease_id, sizeof(out->lease_id), lease_id,
+		    strlen(lease_id));
+	reply_str(&rp, "expires_at", out->expires_at, sizeof(out->expires_at), REPLY_REQ);
+	out->renew_after_ms = reply_int(&rp, "renew_after_ms", REPLY_OPT, -1);
+	r = rp.r;
+out:
+	if (r != OCTO_OK) {
+		memset(out, 0, sizeof(*out));
+		out->renew_after_ms = -1;
+	}
+	return rpc_end(c, r);
+}
+
+/* One lock's status from a status or list result. */
+static void
+read_lock_info(struct reply *rp, struct octo_lock_info *li)
+{
+	char status[16];
+
+	memset(li, 0, sizeof(*li));
+	reply_str(rp, "name", li->name, sizeof(li->name), REPLY_REQ);
+	reply_str(rp, "status", status, sizeof(status), REPLY_REQ);
+	if (rp->r != OCTO_OK)
+		return;
+	if (strcmp(status, "held") == 0)
+		li->held = 1;
+	else if (strcmp(status, "free") != 0)
+		reply_bad(rp, "status");
+	reply_str(rp, "holder_id", li->holder_id, sizeof(li->holder_id), REPLY_OPT);
+	li->fencing_token = reply_uint(rp, "fencing_token", REPLY_OPT, 0);
+	reply_str(rp, "expires_at", li->expires_at, sizeof(li->expires_at), REPLY_OPT);
+	li->has_metadata = reply_bytes(rp, "metadata", li->metadata, sizeof(li->metadata),
+	    &li->metadata_len);
+}
+
+/* status: one lock. */
+int
+octo_status(struct octo_client *c, const char *name, struct octo_lock_info *out)
+{
+	struct reply	 rp = { c, NULL, OCTO_OK };
+	msgpack_packer	*pk;
+	uint32_t	 msgid;
+	int		 r;
+
+	memset(out, 0, sizeof(*out));
+	if (name == NULL)
+		return rpc_end(c, rpc_arg_missing(c, "name"));
+	pk = rpc_begin(c, "status", &msgid);
+	msgpack_pack_map(pk, 1);
+	rpc_kv_str(pk, "name", name);
+	if ((r = rpc_call(c, msgid, &rp.map)) != OCTO_OK)
+		goto out;
+	read_lock_info(&rp, out);
+	r = rp.r;
+out:
+	if (r != OCTO_OK)
+		memset(out, 0, sizeof(*out));
+	return rpc_end(c, r);
+}
+
+/* list: locks under a prefix. */
+int
+octo_list(struct octo_client *c, const char *prefix, struct octo_lock_list *out)
+{
+	struct reply		 rp = { c, NULL, OCTO_OK }, item;
+	const msgpack_object	*o;
+	msgpack_packer		*pk;
+	uint32_t		 msgid, i;
+	int			 r;
+
+	memset(out, 0, sizeof(*out));
+	pk = rpc_begin(c, "list", &msgid);
+	msgpack_pack_map(pk, prefix != NULL ? 1 : 0);
+	if (prefix != NULL)
+		rpc_kv_str(pk, "prefix", prefix);
+	if ((r = rpc_call(c, msgid, &rp.map)) != OCTO_OK)
+		goto out;
+	if (octo_proto_get(rp.map, "locks", &o) != OCTO_OK ||
+	    o->type != MSGPACK_OBJECT_ARRAY) {
+		reply_bad(&rp, "locks");
+		r = rp.r;
+		goto out;
+	}
+	if (o->via.array.size > 0 &&
+	    (out->locks = calloc(o->via.array.size, sizeof(*out->locks))) == NULL) {
+		r = client_error(c, OCTO_ERR_NOMEM, NULL);
+		goto out;
+	}
+	for (i = 0; rp.r == OCTO_OK && i < o->via.array.size; i++) {
+		if (o->via.array.ptr[i].type != MSGPACK_OBJECT_MAP) {
+			reply_bad(&rp, "locks");
+			break;
+		}
+		item = rp;
+		item.map = &o->via.array.ptr[i];
+		read_lock_info(&item, &out->locks[i]);
+		rp.r = item.r;
+		out->nlocks++;
+	}
+	out->total = reply_uint(&rp, "total", REPLY_OPT, out->nlocks);
+	out->has_prefix = reply_str(&rp, "prefix", out->prefix, sizeof(out->prefix),
+	    REPLY_OPT);
+	r = rp.r;
+out:
+	if (r != OCTO_OK)
+		octo_list_free(out);
+	return rpc_end(c, r);
+}
+
+/* Free what octo_list() allocated. */
+void
+octo_list_free(struct octo_lock_list *l)
+{
+	if (l == NULL)
+		return;
+	free(l->locks);
+	memset(l, 0, sizeof(*l));
+}
+
+/* rotate_token: have the daemon rotate its bearer token. */
+int
+octo_rotate_token(struct octo_client *c, struct octo_rotate_result *out)
+{
+	struct reply	 rp = { c, NULL, OCTO_OK };
+	msgpack_packer	*pk;
+	uint32_t	 msgid;
+	int		 r;
+
+	memset(out, 0, sizeof(*out));
+	pk = rpc_begin(c, "rotate_token", &msgid);
+	msgpack_pack_map(pk, 0);
+	if ((r = rpc_call(c, msgid, &rp.map)) != OCTO_OK)
+		goto out;
+	if (!reply_bool(&rp, "rotated", REPLY_REQ, 0) && rp.r == OCTO_OK)
+		reply_bad(&rp, "rotated");
+	reply_str(&rp, "user_id", out->user_id, sizeof(out->user_id), REPLY_OPT);
+	reply_str(&rp, "namespace", out->ns, sizeof(out->ns), REPLY_OPT);
+	out->persisted = reply_bool(&rp, "persisted", REPLY_OPT, 0);
+	r = rp.r;
+out:
+	if (r != OCTO_OK)
+		memset(out, 0, sizeof(*out));
+	return rpc_end(c, r);
+}
