@@ -161,6 +161,7 @@ rc_begin(struct rc *rc, const char *method, unsigned npairs)
 	return id;
 }
 
+/* Pack one string parameter. */
 static void
 kv_str(struct rc *rc, const char *k, const char *v)
 {
@@ -168,6 +169,7 @@ kv_str(struct rc *rc, const char *k, const char *v)
 	octo_proto_pack_str(&rc->pk, v);
 }
 
+/* Pack one integer parameter. */
 static void
 kv_int(struct rc *rc, const char *k, int64_t v)
 {
@@ -175,6 +177,7 @@ kv_int(struct rc *rc, const char *k, int64_t v)
 	msgpack_pack_int64(&rc->pk, v);
 }
 
+/* Pack one number parameter (seconds). */
 static void
 kv_double(struct rc *rc, const char *k, double v)
 {
@@ -182,6 +185,7 @@ kv_double(struct rc *rc, const char *k, double v)
 	msgpack_pack_double(&rc->pk, v);
 }
 
+/* Pack one true parameter. */
 static void
 kv_true(struct rc *rc, const char *k)
 {
@@ -1314,6 +1318,7 @@ waitfree(const char *name, long timeout_ms)
 	return 0;
 }
 
+/* Run one subcommand (see the comment at the top). */
 int
 main(int argc, char **argv)
 {
