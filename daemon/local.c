@@ -31,7 +31,7 @@ struct llock {
 	int		 held;
 	char		 lease_id[WAL_ID_MAX + 1];
 	const struct lsession *session;	/* NULL: restored from the log */
-	int64_t		 exp_mono;	/* expiry on the monotonic clock */
+	int64_t		 exp_mono;	/* expiry on the boot-time clock (counts suspend) */
 	int64_t		 exp_wall;	/* the same on the wall clock, as persisted */
 	char		 expires_at[LOCAL_TIME_SIZE];
 	uint32_t	 ttl;
@@ -222,7 +222,7 @@ static void
 local_set_expiry(struct llock *l, uint32_t ttl)
 {
 	l->ttl = ttl;
-	l->exp_mono = policy_mono_ms() + (int64_t)ttl * 1000;
+	l->exp_mono = policy_boot_ms() + (int64_t)ttl * 1000;
 	l->exp_wall = local_wall_ms() + (int64_t)ttl * 1000;
 	local_fmt_time(l->exp_wall, l->expires_at, sizeof(l->expires_at));
 }
@@ -313,7 +313,7 @@ local_acquire(const char *name, int64_t ttl, const char *metadata, int64_t lock_
 	const struct lsession	*s = NULL;
 	struct llock		*l;
 	struct lcall		*c;
-	int64_t			 now = policy_mono_ms();
+	int64_t			 now = policy_boot_ms();
 
 	if (local_stopping)
 		return OCTO_ERR_SHUTTING_DOWN;
@@ -394,7 +394,7 @@ local_current(const char *name, const char *lease_id)
 
 	if (l == NULL)
 		return NULL;
-	local_refresh(l, policy_mono_ms());
+	local_refresh(l, policy_boot_ms());
 	if (!l->held || strcasecmp(l->lease_id, lease_id) != 0)
 		return NULL;
 	return l;
@@ -439,7 +439,7 @@ local_end(struct llock *l, int with_delay)
 	int64_t delay_wall = 0;
 
 	if (with_delay && l->lock_delay > 0) {
-		l->delay_mono = policy_mono_ms() + (int64_t)l->lock_delay * 1000;
+		l->delay_mono = policy_boot_ms() + (int64_t)l->lock_delay * 1000;
 		l->delay_wall = delay_wall = local_wall_ms() + (int64_t)l->lock_delay * 1000;
 	}
 	local_log(WAL_RELEASE, l, delay_wall);
@@ -542,7 +542,7 @@ local_compact(void)
 {
 	struct wal_rec	 r;
 	struct llock	*l;
-	int64_t		 now = policy_mono_ms();
+	int64_t		 now = policy_boot_ms();
 	size_t		 i;
 	int		 e = 0;
 
@@ -746,11 +746,11 @@ local_replay(const struct wal_rec *r, void *arg)
 	}
 }
 
-/* After replay: wall-clock expiries become monotonic ones; expired leases end. */
+/* After replay: wall-clock expiries become boot-time ones; expired leases end. */
 static unsigned
 local_restore_clocks(void)
 {
-	int64_t		 mono = policy_mono_ms(), wall = local_wall_ms();
+	int64_t		 mono = policy_boot_ms(), wall = local_wall_ms();
 	struct llock	*l;
 	unsigned	 held = 0;
 	size_t		 i;
@@ -891,7 +891,7 @@ local_fill_status(const char *name, struct llock *l, struct api_lock_status *out
 	out->name = name;
 	if (l == NULL)
 		return;
-	local_refresh(l, policy_mono_ms());
+	local_refresh(l, policy_boot_ms());
 	out->fencing_token = l->token;
 	if (!l->held)
 		return;
@@ -921,7 +921,7 @@ int
 local_list(const char *prefix, struct api_list *out)
 {
 	struct llock	*l, **v;
-	int64_t		 now = policy_mono_ms();
+	int64_t		 now = policy_boot_ms();
 	size_t		 i, n = 0, plen = prefix != NULL ? strlen(prefix) : 0;
 
 	memset(out, 0, sizeof(*out));
