@@ -12,6 +12,14 @@
  *   badclient noread SOCKET N               N pipelined pings, never reading replies;
  *                                           holds the connection until stdin closes
  *   badclient pipeline SOCKET N             N pipelined pings; all N replies by msgid
+ *   badclient multi SOCKET N METHOD [K=V..] N calls on one connection, one line each:
+ *                                           "ok KEY,KEY,..." (result keys) or
+ *                                           "error CODE"; "%d" in a value becomes the
+ *                                           call's index, numeric values are integers;
+ *                                           with HOLD=1 in the environment the
+ *                                           connection stays open until stdin closes
+ *   badclient partial SOCKET                half a ping, then report how long (ms) the
+ *                                           daemon took to close the connection
  *
  * Exit 0 when the daemon behaved as PROTOCOL.md says, 1 otherwise, with a reason.
  */
@@ -377,6 +385,142 @@ cmd_pipeline(int n)
 	return got == n ? 0 : -1;
 }
 
+/* Copy src into dst with each "%d" replaced by idx. */
+static void
+subst_index(char *dst, size_t len, const char *src, int idx)
+{
+	size_t o = 0;
+
+	while (*src != '\0' && o + 12 < len) {
+		if (src[0] == '%' && src[1] == 'd') {
+			o += (size_t)snprintf(dst + o, len - o, "%d", idx);
+			src += 2;
+		} else
+			dst[o++] = *src++;
+	}
+	dst[o] = '\0';
+}
+
+/* Pack "k=v" arguments as a params map, substituting idx for "%d". */
+static void
+pack_kv_args(msgpack_packer *pk, int argc, char **argv, int idx)
+{
+	static char val[65536];
+	char	*eq, *end;
+	long	 n;
+	int	 i;
+
+	msgpack_pack_map(pk, (size_t)argc);
+	for (i = 0; i < argc; i++) {
+		if ((eq = strchr(argv[i], '=')) == NULL)
+			eq = argv[i] + strlen(argv[i]);
+		octo_proto_pack_strn(pk, argv[i], (size_t)(eq - argv[i]));
+		subst_index(val, sizeof(val), *eq != '\0' ? eq + 1 : "", idx);
+		n = strtol(val, &end, 10);
+		if (*val != '\0' && *end == '\0')
+			msgpack_pack_int64(pk, n);
+		else if (strcmp(val, "true") == 0)
+			msgpack_pack_true(pk);
+		else
+			octo_proto_pack_str(pk, val);
+	}
+}
+
+/* Print one reply as "ok KEYS" or "error CODE". */
+static void
+print_reply(const struct octo_msg *m)
+{
+	const char	*s;
+	size_t		 len;
+	uint32_t	 i;
+
+	if (m->error->type == MSGPACK_OBJECT_MAP &&
+	    octo_proto_get_str(m->error, "code", &s, &len) == OCTO_OK) {
+		printf("error %.*s\n", (int)len, s);
+		return;
+	}
+	printf("ok");
+	if (m->result->type == MSGPACK_OBJECT_MAP)
+		for (i = 0; i < m->result->via.map.size; i++) {
+			const msgpack_object *k = &m->result->via.map.ptr[i].key;
+
+			if (k->type == MSGPACK_OBJECT_STR)
+				printf("%s%.*s", i == 0 ? " " : ",", (int)k->via.str.size,
+				    k->via.str.ptr);
+		}
+	printf("\n");
+}
+
+/* n calls of method on one connection, one line of output each. */
+static int
+cmd_multi(int n, const char *method, int argc, char **argv)
+{
+	msgpack_sbuffer	 sb;
+	msgpack_packer	 pk;
+	msgpack_zone	 z;
+	struct octo_msg	 m;
+	static char	 buf[65536];
+	size_t		 have = 0;
+	const char	*hold = getenv("HOLD");
+	int		 fd, i, r = 0;
+	char		 c;
+
+	if ((fd = dial()) == -1)
+		return -1;
+	msgpack_zone_init(&z, 4096);
+	for (i = 0; i < n && r == 0; i++) {
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		octo_proto_pack_request(&pk, (uint32_t)i, method);
+		pack_kv_args(&pk, argc, argv, i);
+		/* A refused client is told why before its request is read: read anyway. */
+		(void)send_all(fd, sb.data, sb.size);
+		if (read_msg(fd, 10000, &z, &m, buf, sizeof(buf), &have) != 0 ||
+		    m.type != OCTO_MSG_RESPONSE) {
+			printf("closed\n");
+			r = -1;
+		} else
+			print_reply(&m);
+		fflush(stdout);
+		msgpack_sbuffer_destroy(&sb);
+		msgpack_zone_clear(&z);
+	}
+	msgpack_zone_destroy(&z);
+	if (hold != NULL && strcmp(hold, "1") == 0)
+		while (read(0, &c, 1) > 0)
+			;
+	close(fd);
+	return r;
+}
+
+/* Half a message; print how long until the daemon closes the connection. */
+static int
+cmd_partial(void)
+{
+	msgpack_sbuffer sb;
+	struct pollfd pfd;
+	long t0;
+	char c;
+	int fd;
+
+	msgpack_sbuffer_init(&sb);
+	pack_ping(&sb, 1);
+	if ((fd = dial()) == -1)
+		return -1;
+	(void)send_all(fd, sb.data, sb.size / 2);
+	msgpack_sbuffer_destroy(&sb);
+	t0 = now_ms();
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 10000) <= 0 || read(fd, &c, 1) != 0) {
+		close(fd);
+		return -1;
+	}
+	printf("%ld\n", now_ms() - t0);
+	close(fd);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -422,6 +566,10 @@ main(int argc, char **argv)
 		r = cmd_noread(argc > 3 ? atoi(argv[3]) : 100000);
 	else if (strcmp(argv[1], "pipeline") == 0)
 		r = cmd_pipeline(argc > 3 ? atoi(argv[3]) : 1000);
+	else if (strcmp(argv[1], "multi") == 0 && argc >= 5)
+		r = cmd_multi(atoi(argv[3]), argv[4], argc - 5, argv + 5);
+	else if (strcmp(argv[1], "partial") == 0)
+		r = cmd_partial();
 	else {
 		fprintf(stderr, "unknown mode %s\n", argv[1]);
 		return 2;
