@@ -19,6 +19,15 @@ OCTO_FAILS=0
 
 # Stop what we started and remove the directory, whatever way the test ends.
 octo_cleanup() {
+	# Under a tool (valgrind), a daemon still running ends with SIGTERM so that the tool
+	# reports, and its error exit status fails the test.
+	if [ -n "$OCTO_WRAPPER" ] && [ -n "$DAEMON_PID" ] && ! stop_daemon; then
+		echo "not ok - the daemon under $OCTO_WRAPPER did not exit 0" >&2
+		[ -f "$OCTO_TMP/daemon.log" ] && tail -n 40 "$OCTO_TMP/daemon.log" >&2
+		OCTO_WRAPPER=
+		rm -rf "$OCTO_TMP"
+		exit 1
+	fi
 	if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
 		kill -KILL "$DAEMON_PID" 2>/dev/null
 		wait "$DAEMON_PID" 2>/dev/null
