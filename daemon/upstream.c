@@ -42,7 +42,9 @@ struct xfer {
 	void			*arg;
 	char			 what[64];	/* "POST /locks/..." for logs, truncated */
 	char			 errbuf[CURL_ERROR_SIZE];
+	int			 queued;	/* waiting in up_queue, not in curl */
 	TAILQ_ENTRY(xfer)	 entry;
+	TAILQ_ENTRY(xfer)	 qentry;
 };
 
 /* One socket curl asked us to watch. */
@@ -56,6 +58,14 @@ static CURLM			*up_multi;
 static struct event		*up_timer;
 static TAILQ_HEAD(, xfer)	 up_xfers = TAILQ_HEAD_INITIALIZER(up_xfers);
 static unsigned			 up_nxfers;
+/*
+ * Transfers wait here until a connection is free.  Handed to curl at once, they would
+ * sit in curl's own pending list with their connect and request timeouts already
+ * running, and a burst of renewals would time out unsent.
+ */
+static TAILQ_HEAD(, xfer)	 up_queue = TAILQ_HEAD_INITIALIZER(up_queue);
+static unsigned			 up_active;	/* handed to curl */
+static unsigned			 up_max_active;
 static CURL			*up_idle[UPSTREAM_IDLE_MAX];
 static unsigned			 up_nidle;
 static int			 up_running;
@@ -298,6 +308,8 @@ upstream_note_error(const char *what, const char *detail)
 	snprintf(up_last_error, sizeof(up_last_error), "%s: %s", what, detail);
 }
 
+static void	upstream_pump(void);
+
 /* A transfer ended with curl result cr: report it and free it. */
 static void
 upstream_finish(struct xfer *x, CURLcode cr)
@@ -308,7 +320,13 @@ upstream_finish(struct xfer *x, CURLcode cr)
 
 	memset(&res, 0, sizeof(res));
 	res.retry_after_ms = -1;
-	curl_multi_remove_handle(up_multi, x->easy);
+	if (x->queued) {
+		TAILQ_REMOVE(&up_queue, x, qentry);
+		x->queued = 0;
+	} else {
+		curl_multi_remove_handle(up_multi, x->easy);
+		up_active--;
+	}
 	TAILQ_REMOVE(&up_xfers, x, entry);
 	up_nxfers--;
 
@@ -347,6 +365,28 @@ upstream_finish(struct xfer *x, CURLcode cr)
 	}
 	x->cb(&res, x->arg);
 	upstream_xfer_free(x);
+	upstream_pump();
+}
+
+/* Hand queued transfers to curl while connections are free. */
+static void
+upstream_pump(void)
+{
+	struct xfer *x;
+
+	while (up_running && up_active < up_max_active &&
+	    (x = TAILQ_FIRST(&up_queue)) != NULL) {
+		TAILQ_REMOVE(&up_queue, x, qentry);
+		x->queued = 0;
+		if (curl_multi_add_handle(up_multi, x->easy) != CURLM_OK) {
+			/* Not in curl: finish it as a failed transfer. */
+			x->queued = 1;
+			TAILQ_INSERT_HEAD(&up_queue, x, qentry);
+			upstream_finish(x, CURLE_FAILED_INIT);
+			return;
+		}
+		up_active++;
+	}
 }
 
 /* Collect finished transfers. */
@@ -405,6 +445,8 @@ upstream_init(struct event_base *base, const struct config *cfg)
 	curl_multi_setopt(up_multi, CURLMOPT_SOCKETFUNCTION, upstream_socket_fn);
 	curl_multi_setopt(up_multi, CURLMOPT_TIMERFUNCTION, upstream_timer_fn);
 	curl_multi_setopt(up_multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max);
+	/* HTTP/2 multiplexes streams on one connection: let curl queue those. */
+	up_max_active = up_http2 ? (unsigned)max * 100 : (unsigned)max;
 	curl_multi_setopt(up_multi, CURLMOPT_MAX_HOST_CONNECTIONS, max);
 	curl_multi_setopt(up_multi, CURLMOPT_MAXCONNECTS, max);
 	curl_multi_setopt(up_multi, CURLMOPT_PIPELINING,
@@ -431,7 +473,12 @@ upstream_shutdown(void)
 	res.retry_after_ms = -1;
 	res.errmsg = "daemon is shutting down";
 	while ((x = TAILQ_FIRST(&up_xfers)) != NULL) {
-		curl_multi_remove_handle(up_multi, x->easy);
+		if (x->queued)
+			TAILQ_REMOVE(&up_queue, x, qentry);
+		else {
+			curl_multi_remove_handle(up_multi, x->easy);
+			up_active--;
+		}
 		TAILQ_REMOVE(&up_xfers, x, entry);
 		up_nxfers--;
 		x->cb(&res, x->arg);
@@ -565,9 +612,15 @@ upstream_request(const char *method, const char *path, const char *body, int fla
 	else
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);	/* DELETE */
 
-	if (curl_multi_add_handle(up_multi, e) != CURLM_OK) {
-		rc = OCTO_ERR_INTERNAL;
-		goto fail;
+	if (up_active < up_max_active && TAILQ_EMPTY(&up_queue)) {
+		if (curl_multi_add_handle(up_multi, e) != CURLM_OK) {
+			rc = OCTO_ERR_INTERNAL;
+			goto fail;
+		}
+		up_active++;
+	} else {
+		x->queued = 1;
+		TAILQ_INSERT_TAIL(&up_queue, x, qentry);
 	}
 	free(url);
 	TAILQ_INSERT_TAIL(&up_xfers, x, entry);
