@@ -41,11 +41,11 @@ TAILQ_HEAD(waitq, waiter);
  * backend call is in flight per lease (inflight), so sent_* belong to that call.
  */
 struct lease {
-	char		 name[API_NAME_MAX + 1];
+	char		*name;
 	enum lease_state state;
 	char		 lease_id[API_LEASE_ID_MAX + 1];
 	int64_t		 fencing_token;
-	char		 expires_at[64];
+	char		 expires_at[40];
 	char		*metadata;
 	int64_t		 ttl_ms;
 
@@ -57,7 +57,7 @@ struct lease {
 	int		 detached;
 	int64_t		 hold_until;	/* detached: renew until (monotonic) */
 
-	struct lease_args args;		/* acquire being served */
+	struct lease_args *args;	/* acquire being served, NULL once held */
 	struct req	*acq_req;	/* client waiting for the acquire */
 	struct req	*ctl_req;	/* client waiting for a renew or release */
 	int64_t		 wait_until;	/* acquire: keep trying until (monotonic) */
@@ -177,12 +177,16 @@ lease_new(const char *name)
 		lease_grow();
 	if ((ln = calloc(1, sizeof(*ln))) == NULL)
 		return NULL;
-	snprintf(ln->name, sizeof(ln->name), "%s", name);
+	if ((ln->name = strdup(name)) == NULL) {
+		free(ln);
+		return NULL;
+	}
 	ln->timer = evtimer_new(lease_base, lease_timer_cb, ln);
 	ln->deadline_ev = evtimer_new(lease_base, lease_deadline_cb, ln);
 	if (ln->timer == NULL || ln->deadline_ev == NULL) {
 		if (ln->timer != NULL)
 			event_free(ln->timer);
+		free(ln->name);
 		free(ln);
 		return NULL;
 	}
@@ -210,6 +214,8 @@ lease_free(struct lease *ln)
 	event_free(ln->timer);
 	event_free(ln->deadline_ev);
 	free(ln->metadata);
+	free(ln->args);
+	free(ln->name);
 	explicit_bzero(ln->lease_id, sizeof(ln->lease_id));
 	free(ln);
 }
@@ -461,14 +467,20 @@ lease_limit_ok(struct req *r, const struct lease_args *a)
 	return 1;
 }
 
-/* Give ln to the client of r, for the acquire a. */
-static void
+/* Give ln to the client of r, for the acquire a; -1 (r answered) without memory. */
+static int
 lease_take(struct lease *ln, struct req *r, const struct lease_args *a)
 {
-	unsigned *n = lease_uid_slot(r->uid, 1);
+	unsigned *n;
 
+	free(ln->args);
+	if ((ln->args = malloc(sizeof(*ln->args))) == NULL) {
+		req_error(r, OCTO_ERR_NOMEM, NULL);
+		return -1;
+	}
+	*ln->args = *a;
+	n = lease_uid_slot(r->uid, 1);
 	ln->state = L_ACQUIRING;
-	ln->args = *a;
 	ln->acq_req = r;
 	ln->uid = r->uid;
 	ln->pid = r->pid;
@@ -486,6 +498,7 @@ lease_take(struct lease *ln, struct req *r, const struct lease_args *a)
 		ln->counted_uid = 1;
 	}
 	ln->wait_until = policy_mono_ms() + (a->wait_ms > 0 ? a->wait_ms : 0);
+	return 0;
 }
 
 /* Drop the owner: the lease no longer belongs to any client or counts against it. */
@@ -541,16 +554,19 @@ lease_lost(struct lease *ln, const char *reason, int proven)
  * ttl_ms meanwhile, for later calls only.
  */
 static void
-lease_vouch(struct lease *ln, const char *expires_at, int64_t renew_after_ms)
+lease_vouch(struct lease *ln, const char *expires_at, int64_t renew_after_ms, int first)
 {
+	uint32_t rnd = policy_rand32();
+
 	ln->dl_mono = ln->sent_mono + policy_authority_ms(ln->sent_ttl_ms);
 	ln->dl_boot = ln->sent_boot + policy_authority_ms(ln->sent_ttl_ms);
 	ln->hard_mono = ln->sent_mono + ln->sent_ttl_ms;
 	ln->attempt = 0;
 	if (expires_at != NULL)
 		snprintf(ln->expires_at, sizeof(ln->expires_at), "%s", expires_at);
-	lease_arm(ln->timer, policy_renew_delay(renew_after_ms, ln->sent_ttl_ms,
-	    (uint32_t)random()));
+	lease_arm(ln->timer, first ?
+	    policy_first_renew_delay(renew_after_ms, ln->sent_ttl_ms, rnd) :
+	    policy_renew_delay(renew_after_ms, ln->sent_ttl_ms, rnd));
 	lease_arm(ln->deadline_ev, lease_left(ln));
 }
 
@@ -588,7 +604,11 @@ lease_done(struct lease *ln)
 		lease_done(ln);
 		return;
 	}
-	lease_take(ln, w->r, &w->a);
+	if (lease_take(ln, w->r, &w->a) != 0) {
+		free(w);
+		lease_done(ln);
+		return;
+	}
 	free(w);
 	lease_try_acquire(ln);
 }
@@ -614,10 +634,13 @@ lease_acquired(const struct backend_result *res, void *arg)
 		free(ln->metadata);
 		ln->metadata = res->metadata != NULL ? strdup(res->metadata) : NULL;
 		ln->state = L_HELD;
-		lease_vouch(ln, res->expires_at, res->renew_after_ms);
+		lease_vouch(ln, res->expires_at, res->renew_after_ms, 1);
 		if (ln->detached)
-			ln->hold_until = ln->sent_mono + ln->args.hold_ms;
-		log_info("lease acquired name=%s lease=%s token=%lld pid=%d uid=%u%s",
+			ln->hold_until = ln->sent_mono + ln->args->hold_ms;
+		/* The request's parameters are not needed once the lease is held. */
+		free(ln->args);
+		ln->args = NULL;
+		log_debug("lease acquired name=%s lease=%s token=%lld pid=%d uid=%u%s",
 		    ln->name, lease_short(ln), (long long)ln->fencing_token, (int)ln->pid,
 		    (unsigned)ln->uid, ln->detached ? " detached" : "");
 		if (ln->acq_req != NULL) {
@@ -636,15 +659,15 @@ lease_acquired(const struct backend_result *res, void *arg)
 		/* Held or delayed by someone else upstream: wait, or answer. */
 		if (now < ln->wait_until) {
 			delay = res->retry_after_ms > 0 ? res->retry_after_ms : 500;
-			delay += (int64_t)((uint64_t)delay * (uint32_t)random() / UINT32_MAX / 5);
+			delay += (int64_t)((uint64_t)delay * policy_rand32() / UINT32_MAX / 5);
 			if (now + delay > ln->wait_until)
 				delay = ln->wait_until - now;
 			lease_arm(ln->timer, delay);
 			return;
 		}
-		if (ln->args.wait_ms > 0)
+		if (ln->args->wait_ms > 0)
 			req_error(ln->acq_req, OCTO_ERR_TIMEOUT, "%s still held after %lld ms",
-			    ln->name, (long long)ln->args.wait_ms);
+			    ln->name, (long long)ln->args->wait_ms);
 		else
 			lease_reply_remote(ln->acq_req, ln->name, res);
 		ln->acq_req = NULL;
@@ -658,7 +681,7 @@ lease_acquired(const struct backend_result *res, void *arg)
 	until = ln->wait_until > ln->sent_mono + ACQUIRE_RETRY_MS ? ln->wait_until :
 	    ln->sent_mono + ACQUIRE_RETRY_MS;
 	if (res->transient) {
-		delay = policy_backoff(ln->attempt++, res->retry_after_ms, (uint32_t)random());
+		delay = policy_backoff(ln->attempt++, res->retry_after_ms, policy_rand32());
 		if (now + delay < until) {
 			log_debug("acquire name=%s: %s, retrying in %lld ms", ln->name,
 			    octo_err_name(res->err), (long long)delay);
@@ -677,7 +700,7 @@ lease_session_ready(int err, const char *session_id, const char *message, void *
 {
 	struct lease		*ln = arg;
 	struct backend_result	 res;
-	const char		*md = ln->args.has_metadata ? ln->args.metadata : NULL;
+	const char		*md = ln->args->has_metadata ? ln->args->metadata : NULL;
 	int			 e;
 
 	ln->inflight--;
@@ -685,7 +708,7 @@ lease_session_ready(int err, const char *session_id, const char *message, void *
 		ln->sent_mono = policy_mono_ms();
 		ln->sent_boot = policy_boot_ms();
 		ln->sent_ttl_ms = ln->ttl_ms;
-		e = backend_acquire(ln->name, ln->args.ttl, md, ln->args.lock_delay,
+		e = backend_acquire(ln->name, ln->args->ttl, md, ln->args->lock_delay,
 		    session_id, lease_acquired, ln);
 		if (e == OCTO_OK) {
 			ln->inflight++;
@@ -710,7 +733,7 @@ lease_try_acquire(struct lease *ln)
 {
 	int e;
 
-	ln->ttl_ms = ln->args.ttl * 1000;
+	ln->ttl_ms = ln->args->ttl * 1000;
 	ln->inflight++;
 	if (session_current() != NULL) {
 		lease_session_ready(OCTO_OK, session_current(), NULL, ln);
@@ -779,7 +802,10 @@ lease_acquire(struct req *r, const struct lease_args *a)
 		req_error(r, OCTO_ERR_NOMEM, NULL);
 		return;
 	}
-	lease_take(ln, r, a);
+	if (lease_take(ln, r, a) != 0) {
+		lease_done(ln);
+		return;
+	}
 	lease_try_acquire(ln);
 }
 
@@ -844,7 +870,7 @@ lease_renew_send(struct lease *ln)
 	    ln) == OCTO_OK)
 		ln->inflight++;
 	else
-		lease_arm(ln->timer, policy_backoff(ln->attempt++, -1, (uint32_t)random()));
+		lease_arm(ln->timer, policy_backoff(ln->attempt++, -1, policy_rand32()));
 }
 
 /* renew. */
@@ -898,7 +924,7 @@ lease_renewed(const struct backend_result *res, void *arg)
 		return;
 	}
 	if (res->err == OCTO_OK) {
-		lease_vouch(ln, res->expires_at, res->renew_after_ms);
+		lease_vouch(ln, res->expires_at, res->renew_after_ms, 0);
 		log_trace("lease renewed name=%s lease=%s", ln->name, lease_short(ln));
 		if (ln->ctl_req != NULL && !ln->renew_again) {
 			pk = req_result_begin(ln->ctl_req);
@@ -931,7 +957,7 @@ lease_renewed(const struct backend_result *res, void *arg)
 		    octo_err_name(res->err), 0);
 		return;
 	}
-	delay = policy_backoff(ln->attempt++, res->retry_after_ms, (uint32_t)random());
+	delay = policy_backoff(ln->attempt++, res->retry_after_ms, policy_rand32());
 	log_debug("renew name=%s lease=%s: %s, retry in %lld ms, %lld ms of authority left",
 	    ln->name, lease_short(ln), octo_err_name(res->err), (long long)delay,
 	    (long long)lease_left(ln));
@@ -956,7 +982,7 @@ lease_timer_cb(evutil_socket_t fd, short what, void *arg)
 		break;
 	case L_HELD:
 		if (ln->detached && policy_mono_ms() >= ln->hold_until) {
-			log_info("lease name=%s lease=%s: hold elapsed, releasing", ln->name,
+			log_debug("lease name=%s lease=%s: hold elapsed, releasing", ln->name,
 			    lease_short(ln));
 			lease_release_start(ln);
 			break;
@@ -1010,7 +1036,7 @@ lease_released(const struct backend_result *res, void *arg)
 
 	ln->inflight--;
 	if (res->err == OCTO_OK) {
-		log_info("lease released name=%s lease=%s", ln->name, lease_short(ln));
+		log_debug("lease released name=%s lease=%s", ln->name, lease_short(ln));
 		if (ln->ctl_req != NULL) {
 			pk = req_result_begin(ln->ctl_req);
 			msgpack_pack_map(pk, 2);
@@ -1028,7 +1054,7 @@ lease_released(const struct backend_result *res, void *arg)
 		ln->ctl_req = NULL;
 	}
 	if (res->transient && !lease_stopping) {
-		delay = policy_backoff(ln->attempt++, res->retry_after_ms, (uint32_t)random());
+		delay = policy_backoff(ln->attempt++, res->retry_after_ms, policy_rand32());
 		if (policy_mono_ms() + delay < ln->hard_mono) {
 			log_debug("release name=%s: %s, retry in %lld ms", ln->name,
 			    octo_err_name(res->err), (long long)delay);
@@ -1054,7 +1080,7 @@ lease_release_send(struct lease *ln)
 	if (backend_release(ln->name, ln->lease_id, lease_released, ln) == OCTO_OK)
 		ln->inflight++;
 	else if (!lease_stopping)
-		lease_arm(ln->timer, policy_backoff(ln->attempt++, -1, (uint32_t)random()));
+		lease_arm(ln->timer, policy_backoff(ln->attempt++, -1, policy_rand32()));
 	else
 		lease_done(ln);
 }
@@ -1082,7 +1108,7 @@ lease_conn_gone(struct conn *c)
 		if (ln->owner != c)
 			continue;
 		if (ln->state == L_HELD) {
-			log_info("client pid=%d gone: releasing name=%s lease=%s", (int)ln->pid,
+			log_debug("client pid=%d gone: releasing name=%s lease=%s", (int)ln->pid,
 			    ln->name, lease_short(ln));
 			lease_release_start(ln);
 		} else

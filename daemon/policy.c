@@ -1,4 +1,5 @@
 /* policy.c - lease timing rules: authority deadline, renewal delay, retry backoff. */
+#include <stdlib.h>
 #include <time.h>
 
 #include "policy.h"
@@ -23,6 +24,15 @@ policy_renew_delay(int64_t renew_after_ms, int64_t ttl_ms, uint32_t rnd)
 	return d - (int64_t)((uint64_t)d * rnd / UINT32_MAX / 10);
 }
 
+/* The first renewal: anywhere in the last three quarters of the clamped delay. */
+int64_t
+policy_first_renew_delay(int64_t renew_after_ms, int64_t ttl_ms, uint32_t rnd)
+{
+	int64_t d = policy_renew_delay(renew_after_ms, ttl_ms, 0);
+
+	return d / 4 + (int64_t)((uint64_t)(d - d / 4) * rnd / UINT32_MAX);
+}
+
 /* Exponential backoff with jitter, honouring the server's retry_after_ms. */
 int64_t
 policy_backoff(unsigned attempt, int64_t retry_after_ms, uint32_t rnd)
@@ -37,6 +47,13 @@ policy_backoff(unsigned attempt, int64_t retry_after_ms, uint32_t rnd)
 	if (retry_after_ms > d)
 		d = retry_after_ms;
 	return d;
+}
+
+/* Two draws of random()'s 31 bits make 32 uniform bits. */
+uint32_t
+policy_rand32(void)
+{
+	return ((uint32_t)random() << 16) ^ (uint32_t)random();
 }
 
 static int64_t

@@ -17,10 +17,20 @@ int64_t policy_authority_ms(int64_t ttl_ms);
 int64_t policy_renew_delay(int64_t renew_after_ms, int64_t ttl_ms, uint32_t rnd);
 
 /*
+ * Delay before the first renewal after an acquire: the same clamped delay, spread
+ * over 25-100% of it by rnd, so that leases taken in a burst do not renew in one
+ * burst ever after (the 0-10% of later renewals spreads them too slowly).
+ */
+int64_t policy_first_renew_delay(int64_t renew_after_ms, int64_t ttl_ms, uint32_t rnd);
+
+/*
  * Delay before retry number attempt (0-based) of a failed request: 100 ms doubling
  * to 5 s, with full jitter in its upper half, and never before retry_after_ms.
  */
 int64_t policy_backoff(unsigned attempt, int64_t retry_after_ms, uint32_t rnd);
+
+/* A uniformly random 32-bit number for the jitter above (random() gives 31 bits). */
+uint32_t policy_rand32(void);
 
 /* Monotonic and boot-time clocks in milliseconds (boot time keeps counting in suspend). */
 int64_t policy_mono_ms(void);

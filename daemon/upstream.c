@@ -18,7 +18,7 @@
 #include "token.h"
 #include "upstream.h"
 
-#define UPSTREAM_PENDING_MAX	4096	/* transfers queued or running */
+#define UPSTREAM_PENDING_MAX	(256 * 1024)	/* transfers queued or running */
 #define UPSTREAM_IDLE_MAX	64	/* easy handles kept for reuse */
 
 /*
@@ -43,6 +43,9 @@ struct xfer {
 	char			 what[64];	/* "POST /locks/..." for logs, truncated */
 	char			 errbuf[CURL_ERROR_SIZE];
 	int			 queued;	/* waiting in up_queue, not in curl */
+	char			*q_method;	/* while queued: the request as text */
+	char			*q_path;
+	char			*q_body;
 	TAILQ_ENTRY(xfer)	 entry;
 	TAILQ_ENTRY(xfer)	 qentry;
 };
@@ -309,6 +312,8 @@ upstream_note_error(const char *what, const char *detail)
 }
 
 static void	upstream_pump(void);
+static int	upstream_start(struct xfer *, const char *, const char *, const char *);
+static void	upstream_unqueue(struct xfer *);
 
 /* A transfer ended with curl result cr: report it and free it. */
 static void
@@ -322,7 +327,7 @@ upstream_finish(struct xfer *x, CURLcode cr)
 	res.retry_after_ms = -1;
 	if (x->queued) {
 		TAILQ_REMOVE(&up_queue, x, qentry);
-		x->queued = 0;
+		upstream_unqueue(x);
 	} else {
 		curl_multi_remove_handle(up_multi, x->easy);
 		up_active--;
@@ -372,20 +377,20 @@ upstream_finish(struct xfer *x, CURLcode cr)
 static void
 upstream_pump(void)
 {
-	struct xfer *x;
+	struct xfer	*x;
+	int		 rc;
 
 	while (up_running && up_active < up_max_active &&
 	    (x = TAILQ_FIRST(&up_queue)) != NULL) {
-		TAILQ_REMOVE(&up_queue, x, qentry);
-		x->queued = 0;
-		if (curl_multi_add_handle(up_multi, x->easy) != CURLM_OK) {
-			/* Not in curl: finish it as a failed transfer. */
-			x->queued = 1;
-			TAILQ_INSERT_HEAD(&up_queue, x, qentry);
-			upstream_finish(x, CURLE_FAILED_INIT);
-			return;
+		rc = upstream_start(x, x->q_method, x->q_path, x->q_body);
+		if (rc == OCTO_OK) {
+			TAILQ_REMOVE(&up_queue, x, qentry);
+			upstream_unqueue(x);
+			continue;
 		}
-		up_active++;
+		/* Still queued and not in curl: finish it as a failed transfer. */
+		upstream_finish(x, CURLE_FAILED_INIT);
+		return;
 	}
 }
 
@@ -473,9 +478,10 @@ upstream_shutdown(void)
 	res.retry_after_ms = -1;
 	res.errmsg = "daemon is shutting down";
 	while ((x = TAILQ_FIRST(&up_xfers)) != NULL) {
-		if (x->queued)
+		if (x->queued) {
 			TAILQ_REMOVE(&up_queue, x, qentry);
-		else {
+			upstream_unqueue(x);
+		} else {
 			curl_multi_remove_handle(up_multi, x->easy);
 			up_active--;
 		}
@@ -531,28 +537,18 @@ upstream_auth_header(struct xfer *x)
 	return rc;
 }
 
-/* Start a transfer. */
-int
-upstream_request(const char *method, const char *path, const char *body, int flags,
-    upstream_cb cb, void *arg)
+/*
+ * Give x to curl: an easy handle (reused when one is idle), the headers with the
+ * current token, and the options.  Returns OCTO_OK or an error; x keeps what it got.
+ */
+static int
+upstream_start(struct xfer *x, const char *method, const char *path, const char *body)
 {
-	struct xfer	*x;
-	CURL		*e;
-	char		*url = NULL;
-	int		 post = strcmp(method, "POST") == 0, rc = OCTO_ERR_NOMEM;
+	CURL	*e;
+	char	*url = NULL;
+	int	 post = strcmp(method, "POST") == 0, rc = OCTO_ERR_NOMEM;
+	int	 flags = x->flags;
 
-	if (!up_running)
-		return OCTO_ERR_SHUTTING_DOWN;
-	if (up_nxfers >= UPSTREAM_PENDING_MAX)
-		return OCTO_ERR_BUSY;
-	if ((flags & UPSTREAM_AUTH) && token_get(NULL) == NULL)
-		return OCTO_ERR_AUTHENTICATION_REQUIRED;
-	if ((x = calloc(1, sizeof(*x))) == NULL)
-		return OCTO_ERR_NOMEM;
-	x->flags = flags;
-	x->cb = cb;
-	x->arg = arg;
-	snprintf(x->what, sizeof(x->what), "%s %s", method, path);
 	if (up_nidle > 0)
 		x->easy = up_idle[--up_nidle];
 	else if ((x->easy = curl_easy_init()) == NULL)
@@ -612,24 +608,71 @@ upstream_request(const char *method, const char *path, const char *body, int fla
 	else
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);	/* DELETE */
 
+	if (curl_multi_add_handle(up_multi, e) != CURLM_OK) {
+		rc = OCTO_ERR_INTERNAL;
+		goto fail;
+	}
+	up_active++;
+	rc = OCTO_OK;
+fail:
+	free(url);
+	return rc;
+}
+
+/* Forget a queued request's copies of its text. */
+static void
+upstream_unqueue(struct xfer *x)
+{
+	if (x->q_body != NULL)
+		explicit_bzero(x->q_body, strlen(x->q_body));
+	free(x->q_method);
+	free(x->q_path);
+	free(x->q_body);
+	x->q_method = x->q_path = x->q_body = NULL;
+	x->queued = 0;
+}
+
+/* Start a request, or queue it (as text: no curl handle yet) while connections are busy. */
+int
+upstream_request(const char *method, const char *path, const char *body, int flags,
+    upstream_cb cb, void *arg)
+{
+	struct xfer	*x;
+	int		 rc;
+
+	if (!up_running)
+		return OCTO_ERR_SHUTTING_DOWN;
+	if (up_nxfers >= UPSTREAM_PENDING_MAX)
+		return OCTO_ERR_BUSY;
+	if ((flags & UPSTREAM_AUTH) && token_get(NULL) == NULL)
+		return OCTO_ERR_AUTHENTICATION_REQUIRED;
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		return OCTO_ERR_NOMEM;
+	x->flags = flags;
+	x->cb = cb;
+	x->arg = arg;
+	snprintf(x->what, sizeof(x->what), "%s %s", method, path);
 	if (up_active < up_max_active && TAILQ_EMPTY(&up_queue)) {
-		if (curl_multi_add_handle(up_multi, e) != CURLM_OK) {
-			rc = OCTO_ERR_INTERNAL;
-			goto fail;
+		if ((rc = upstream_start(x, method, path, body)) != OCTO_OK) {
+			upstream_xfer_free(x);
+			return rc;
 		}
-		up_active++;
 	} else {
 		x->queued = 1;
+		x->q_method = strdup(method);
+		x->q_path = strdup(path);
+		x->q_body = body != NULL ? strdup(body) : NULL;
+		if (x->q_method == NULL || x->q_path == NULL ||
+		    (body != NULL && x->q_body == NULL)) {
+			upstream_unqueue(x);
+			upstream_xfer_free(x);
+			return OCTO_ERR_NOMEM;
+		}
 		TAILQ_INSERT_TAIL(&up_queue, x, qentry);
 	}
-	free(url);
 	TAILQ_INSERT_TAIL(&up_xfers, x, entry);
 	up_nxfers++;
 	return OCTO_OK;
-fail:
-	free(url);
-	upstream_xfer_free(x);
-	return rc;
 }
 
 /* The daemon's view of the server. */
