@@ -205,7 +205,7 @@ session_kept(const struct backend_result *res, void *arg)
 		session_lost(res->message != NULL ? res->message : octo_strerror(res->err));
 		return;
 	}
-	delay = policy_backoff(sess_attempt++, res->retry_after_ms, (uint32_t)random());
+	delay = policy_backoff(sess_attempt++, res->retry_after_ms, policy_rand32());
 	if (now + delay >= sess_deadline) {
 		session_lost("keepalives failed until the session expired");
 		return;
@@ -232,7 +232,7 @@ session_keepalive_cb(evutil_socket_t fd, short what, void *arg)
 	if (backend_session_keepalive(sess_id, session_kept, NULL) == OCTO_OK)
 		sess_busy = 1;
 	else
-		session_arm(policy_backoff(sess_attempt++, -1, (uint32_t)random()));
+		session_arm(policy_backoff(sess_attempt++, -1, policy_rand32()));
 }
 
 /* DELETE answered (or failed: the server expires the session by itself). */
