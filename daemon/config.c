@@ -32,7 +32,10 @@ config_defaults(struct config *cfg)
 	cfg->max_leases_per_uid = 10000;
 	cfg->session_ttl_ms = 60 * 1000;
 	cfg->backend = CONFIG_BACKEND_REMOTE;
-	cfg->state_dir = strdup(CONFIG_DEFAULT_STATE_DIR);
+	/* systemd's StateDirectory= says where; else the build's default. */
+	cfg->state_dir = strdup(getenv("STATE_DIRECTORY") != NULL &&
+	    *getenv("STATE_DIRECTORY") == '/' ? getenv("STATE_DIRECTORY") :
+	    CONFIG_DEFAULT_STATE_DIR);
 }
 
 /* Replace an owned string. */

@@ -243,7 +243,7 @@ lease_arm(struct event *ev, int64_t ms)
 /*
  * Milliseconds of authority left, the smaller by the monotonic and the boot-time
  * clock, so that a suspended machine cannot stretch a lease.  A margin of 2% of the
- * TTL (at most 500 ms) makes sure the holder hears of a loss before the deadline.
+ * TTL (50 to 500 ms) makes sure the holder hears of a loss before the deadline.
  */
 static int64_t
 lease_left(const struct lease *ln)
@@ -254,6 +254,9 @@ lease_left(const struct lease *ln)
 
 	if (margin > 500)
 		margin = 500;
+	/* A short TTL still leaves the loop and the client time to act on the news. */
+	if (margin < 50)
+		margin = 50;
 	return (a < b ? a : b) - margin;
 }
 

@@ -34,6 +34,7 @@ static int		 main_stopping;
 static struct event	*main_drain_ev;
 static struct timespec	 main_stop_at;
 static int		 main_session_ending;
+static struct event	*main_status_ev;
 
 /* Command-line settings, applied over file and environment. */
 struct override {
@@ -201,6 +202,29 @@ main_budget_left(void)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (main_stop_at.tv_sec - now.tv_sec) * 1000 +
 	    (main_stop_at.tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/* STATUS= for the service manager: clients, leases, the authority's state.  Sent
+ * only when the text changes, so a timer can ask every second. */
+static void
+main_status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream_view	v;
+	const char		*up;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (main_cfg.backend == CONFIG_BACKEND_LOCAL)
+		up = "local backend";
+	else {
+		upstream_view(&v);
+		up = v.reachable == 0 ? "upstream unreachable" : v.auth_ok == 0 ?
+		    "upstream refuses the token" : v.reachable == 1 ? "upstream ok" :
+		    "upstream not contacted yet";
+	}
+	systemd_status("%s; %u clients, %u leases; %s", main_stopping ? "stopping" :
+	    "ready", conn_count(), lease_count(), up);
 }
 
 /* The session is over: leave the loop. */
@@ -380,7 +404,13 @@ main(int argc, char **argv)
 	main_drain_ev = evtimer_new(main_base, main_drain_cb, NULL);
 	systemd_watchdog_start(main_base);
 	systemd_ready();
-	systemd_status("ready; %u clients", conn_count());
+	main_status_ev = event_new(main_base, -1, EV_PERSIST, main_status_cb, NULL);
+	if (main_status_ev != NULL) {
+		struct timeval tv = { 1, 0 };
+
+		event_add(main_status_ev, &tv);
+	}
+	main_status_cb(-1, 0, NULL);
 	log_info("octostored %s ready pid=%d", PACKAGE_VERSION, (int)getpid());
 
 	if (event_base_dispatch(main_base) == -1)
@@ -403,6 +433,8 @@ out:
 			event_free(sigs[i]);
 	if (main_drain_ev != NULL)
 		event_free(main_drain_ev);
+	if (main_status_ev != NULL)
+		event_free(main_status_ev);
 	dispatch_free();
 	if (main_base != NULL)
 		event_base_free(main_base);
