@@ -1,13 +1,20 @@
 #!/bin/sh
-# demo.sh - the README's "run" command: start octostored in the foreground on a socket in
-# the working tree, ping it from a client once it answers, and keep serving until Ctrl-C.
+# demo.sh - the README's "run" command: octostored as its own lock authority (local
+# backend: no account, no network) on a socket in the working tree, and two jobs that
+# must never overlap taking one lock with `octostorectl run` as background processes.
 set -eu
-sock="$PWD/octostored.sock"
-./daemon/octostored --socket "$sock" --config /dev/null &
+top=$PWD
+sock="$top/octostored.sock"
+state="$top/.octostored-state"
+mkdir -p "$state"
+./daemon/octostored --backend=local --state-dir "$state" --socket "$sock" \
+    --config /dev/null --log-level warn &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid' INT TERM
+trap 'kill -TERM $pid 2>/dev/null; wait $pid' EXIT INT TERM
+OCTOSTORED_SOCKET=$sock
+export OCTOSTORED_SOCKET
 i=0
-until ./client/octostorectl --socket "$sock" ping >/dev/null 2>&1; do
+until ./client/octostorectl ping >/dev/null 2>&1; do
 	i=$((i + 1))
 	if [ $i -gt 250 ] || ! kill -0 $pid 2>/dev/null; then
 		echo "octostored did not start" >&2
@@ -15,8 +22,12 @@ until ./client/octostorectl --socket "$sock" ping >/dev/null 2>&1; do
 	fi
 	sleep 0.02
 done
-./client/octostorectl --socket "$sock" ping
-./client/octostorectl --socket "$sock" daemon-status
-echo "octostored is serving on $sock (pid $pid); Ctrl-C stops it."
-[ -t 0 ] || { kill -TERM $pid; }
-wait $pid
+echo "octostored (pid $pid) is serving on $sock with the local backend"
+echo "two jobs take the lock jobs/nightly; the second waits for the first:"
+job='echo "$0 has the lock, fencing token $OCTOSTORE_FENCING_TOKEN"; sleep 2; echo "$0 done"'
+./client/octostorectl run jobs/nightly --wait 30s -- sh -c "$job" "job A" &
+a=$!
+./client/octostorectl run jobs/nightly --wait 30s -- sh -c "$job" "job B" &
+b=$!
+wait $a $b
+./client/octostorectl status jobs/nightly
