@@ -15,7 +15,9 @@
  *   0  success
  *   1  other error (lease_not_current, not_found, not_owner, ...)
  *  10  acquire: the lock is held by another holder or in its release delay
- *  11  reserved: busy / wait timed out (lock waits)
+ *  11  acquire --wait / run: the wait timed out; run -n: the lock is busy
+ *  20  run: the lease was lost (lease_lost, or the daemon connection failed) and
+ *      CMD was stopped; otherwise run exits with CMD's status (128 + N for signal N)
  *  64  usage error
  *  65  invalid argument or validation error
  *  69  daemon unavailable: cannot connect, or the connection was lost
@@ -31,8 +33,16 @@
 #define OPT_METADATA	0x2
 #define OPT_LOCK_DELAY	0x4
 #define OPT_PREFIX	0x8
+#define OPT_WAIT	0x10
+#define OPT_NOWAIT	0x20
+#define OPT_KILL_AFTER	0x40
+#define OPT_DETACH	0x80
+#define OPT_HOLD	0x100
 
-struct ctl_opts ctl_opts = { .lock_delay = -1, .timeout_ms = CTL_TIMEOUT_DEFAULT };
+#define CTL_KILL_AFTER_DEFAULT	5000	/* ms */
+
+struct ctl_opts ctl_opts = { .lock_delay = -1, .timeout_ms = CTL_TIMEOUT_DEFAULT,
+    .wait_ms = -1, .kill_after_ms = CTL_KILL_AFTER_DEFAULT };
 
 struct ctl_cmd {
 	const char	*name;
@@ -46,12 +56,15 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "ping", ctl_ping, 0, 1, 0 },
 	{ "daemon-status", ctl_daemon_status, 0, 0, 0 },
 	{ "health", ctl_health, 0, 0, 0 },
-	{ "acquire", ctl_acquire, 1, 1, OPT_TTL | OPT_METADATA | OPT_LOCK_DELAY },
+	{ "acquire", ctl_acquire, 1, 1, OPT_TTL | OPT_METADATA | OPT_LOCK_DELAY |
+	    OPT_WAIT | OPT_DETACH | OPT_HOLD },
 	{ "release", ctl_release, 2, 2, 0 },
 	{ "renew", ctl_renew, 2, 2, OPT_TTL },
 	{ "status", ctl_status, 1, 1, 0 },
 	{ "list", ctl_list, 0, 0, OPT_PREFIX },
 	{ "rotate-token", ctl_rotate_token, 0, 0, 0 },
+	{ "run", ctl_run, 1, 1, OPT_TTL | OPT_METADATA | OPT_LOCK_DELAY | OPT_WAIT |
+	    OPT_NOWAIT | OPT_KILL_AFTER },
 };
 
 static const struct option ctl_longopts[] = {
@@ -64,6 +77,11 @@ static const struct option ctl_longopts[] = {
 	{ "metadata", required_argument, NULL, 'M' },
 	{ "lock-delay", required_argument, NULL, 'D' },
 	{ "prefix", required_argument, NULL, 'P' },
+	{ "wait", required_argument, NULL, 'W' },
+	{ "no-wait", no_argument, NULL, 'n' },
+	{ "kill-after", required_argument, NULL, 'K' },
+	{ "detach", no_argument, NULL, 'd' },
+	{ "hold", required_argument, NULL, 'H' },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -78,14 +96,29 @@ usage(FILE *f)
 "  ping [PAYLOAD]          check that the daemon answers (echoes PAYLOAD)\n"
 "  daemon-status           daemon version, uptime, connections and counters\n"
 "  health                  the OctoStore server's health as the daemon sees it\n"
-"  acquire NAME [--ttl S] [--metadata M] [--lock-delay S]\n"
-"                          acquire lock NAME for S seconds (default 60)\n"
+"  acquire NAME [--ttl S] [--metadata M] [--lock-delay S] [--wait DURATION]\n"
+"          [--detach --hold DURATION]\n"
+"                          acquire lock NAME for S seconds (default 60); --wait:\n"
+"                          wait while it is held; --detach: the lease outlives\n"
+"                          this command and is renewed for the --hold time\n"
 "  release NAME LEASE_ID   release a lease\n"
 "  renew NAME LEASE_ID [--ttl S]\n"
 "                          extend a lease to S seconds from now (default 60)\n"
 "  status NAME             show one lock\n"
 "  list [--prefix P]       list locks, optionally only names starting with P\n"
 "  rotate-token            have the daemon rotate its API token (admin only)\n"
+"  run NAME [--ttl S] [--metadata M] [--wait DURATION | -n]\n"
+"          [--kill-after DURATION] -- CMD [ARGS...]\n"
+"                          hold lock NAME while CMD runs (no shell), with\n"
+"                          OCTOSTORE_LOCK_NAME, OCTOSTORE_FENCING_TOKEN and\n"
+"                          OCTOSTORE_LEASE_EXPIRES_AT set; waits for the lock\n"
+"                          without limit unless --wait or -n (no wait) is given;\n"
+"                          SIGINT, SIGTERM and SIGHUP go to CMD.  On lease loss:\n"
+"                          SIGTERM to CMD, SIGKILL after min(--kill-after\n"
+"                          (default 5s), TTL/5), exit 20.  A signal while\n"
+"                          waiting exits 128+N at once.\n"
+"\n"
+"DURATION: a number with a unit, ms, s, m or h (500ms, 30s, 2m), or bare seconds.\n"
 "\n"
 "Options:\n"
 "  -s, --socket PATH       daemon socket (default: $" OCTO_SOCKET_ENV ", else\n"
@@ -100,7 +133,9 @@ usage(FILE *f)
 "   0  success\n"
 "   1  other error (lease_not_current, not_found, not_owner, ...)\n"
 "  10  acquire: the lock is held by another holder or in its release delay\n"
-"  11  reserved: busy / wait timed out\n"
+"  11  the wait timed out (acquire --wait, run), or busy (run -n)\n"
+"  20  run: the lease was lost and CMD was stopped\n"
+"      (otherwise run exits with CMD's status, 128+N if killed by signal N)\n"
 "  64  usage error\n"
 "  65  invalid argument or validation error\n"
 "  69  daemon unavailable (cannot connect, or the connection was lost)\n"
@@ -134,6 +169,34 @@ ctl_parse_int(const char *s, long min, long max, int *out)
 	if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
 		return -1;
 	*out = (int)v;
+	return 0;
+}
+
+/* Parse a duration (500ms, 30s, 2m, 1h, bare seconds) into milliseconds, 0..max. */
+static int
+ctl_parse_duration(const char *s, int64_t max, int64_t *out)
+{
+	char	*end;
+	double	 v, unit = 1000;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno != 0 || !(v >= 0))
+		return -1;
+	if (strcmp(end, "ms") == 0)
+		unit = 1;
+	else if (strcmp(end, "s") == 0 || *end == '\0')
+		unit = 1000;
+	else if (strcmp(end, "m") == 0)
+		unit = 60000;
+	else if (strcmp(end, "h") == 0)
+		unit = 3600000;
+	else
+		return -1;
+	v *= unit;
+	if (v > (double)max)
+		return -1;
+	*out = (int64_t)v;
 	return 0;
 }
 
@@ -264,10 +327,14 @@ main(int argc, char **argv)
 	const char		*path;
 	unsigned		 used = 0;
 	size_t			 i;
-	int			 ch, nargs, r, status;
+	int			 ch, nargs, r, status, dd, nopt;
 
+	/* Words after "--" are never options: run's CMD is among them. */
+	for (dd = 1; dd < argc && strcmp(argv[dd], "--") != 0; dd++)
+		;
+	nopt = dd;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":hjs:t:V", ctl_longopts, NULL)) != -1) {
+	while ((ch = getopt_long(nopt, argv, ":hjs:t:Vn", ctl_longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
 			usage(stdout);
@@ -303,13 +370,39 @@ main(int argc, char **argv)
 			ctl_opts.prefix = optarg;
 			used |= OPT_PREFIX;
 			break;
+		case 'W':
+			if (ctl_parse_duration(optarg, OCTO_WAIT_MAX_MS,
+			    &ctl_opts.wait_ms) != 0)
+				return ctl_usage_error("bad --wait", optarg);
+			used |= OPT_WAIT;
+			break;
+		case 'n':
+			ctl_opts.nowait = 1;
+			used |= OPT_NOWAIT;
+			break;
+		case 'K':
+			if (ctl_parse_duration(optarg, INT32_MAX,
+			    &ctl_opts.kill_after_ms) != 0)
+				return ctl_usage_error("bad --kill-after", optarg);
+			used |= OPT_KILL_AFTER;
+			break;
+		case 'd':
+			ctl_opts.detach = 1;
+			used |= OPT_DETACH;
+			break;
+		case 'H':
+			if (ctl_parse_duration(optarg, INT32_MAX, &ctl_opts.hold_ms) != 0 ||
+			    ctl_opts.hold_ms == 0)
+				return ctl_usage_error("bad --hold", optarg);
+			used |= OPT_HOLD;
+			break;
 		case ':':
 			return ctl_usage_error("option needs a value", argv[optind - 1]);
 		default:
 			return ctl_usage_error("unknown option", argv[optind - 1]);
 		}
 	}
-	if (optind >= argc)
+	if (optind >= nopt)
 		return ctl_usage_error("no command given", NULL);
 	for (i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++) {
 		if (strcmp(argv[optind], ctl_cmds[i].name) == 0)
@@ -317,13 +410,28 @@ main(int argc, char **argv)
 	}
 	if (cmd == NULL)
 		return ctl_usage_error("unknown command", argv[optind]);
-	nargs = argc - optind - 1;
+	nargs = nopt - optind - 1;
+	if (cmd->fn == ctl_run && dd >= argc - 1)
+		return ctl_usage_error("run needs -- CMD", NULL);
+	if (dd < argc) {
+		/*
+		 * Close the gap "--" leaves: the words after it follow the arguments
+		 * (for run, NAME is then followed by CMD and its arguments).
+		 */
+		memmove(&argv[dd], &argv[dd + 1], (argc - dd) * sizeof(*argv));
+		if (cmd->fn != ctl_run)
+			nargs += argc - dd - 1;
+	}
 	if (nargs < cmd->minargs)
 		return ctl_usage_error("missing argument for", cmd->name);
 	if (nargs > cmd->maxargs)
 		return ctl_usage_error("too many arguments for", cmd->name);
 	if ((used & ~cmd->opts) != 0)
 		return ctl_usage_error("option not valid for", cmd->name);
+	if ((used & OPT_WAIT) && (used & OPT_NOWAIT))
+		return ctl_usage_error("--wait and -n exclude each other", NULL);
+	if (!(used & OPT_DETACH) != !(used & OPT_HOLD))
+		return ctl_usage_error("--detach and --hold go together", NULL);
 
 	path = octo_socket_path(ctl_opts.socket);
 	if ((r = octo_connect(path, ctl_opts.timeout_ms, &c)) != OCTO_OK)

@@ -13,7 +13,8 @@
 #define CTL_EXIT_OK		0
 #define CTL_EXIT_OTHER		1
 #define CTL_EXIT_HELD		10
-#define CTL_EXIT_WAIT		11	/* reserved: busy / wait timed out */
+#define CTL_EXIT_WAIT		11	/* busy (run -n) or the wait timed out */
+#define CTL_EXIT_LOST		20	/* run: the lease was lost */
 #define CTL_EXIT_USAGE		64
 #define CTL_EXIT_DATAERR	65
 #define CTL_EXIT_UNAVAILABLE	69
@@ -30,6 +31,11 @@ struct ctl_opts {
 	const char	*metadata;
 	int		 lock_delay;	/* -1: not sent */
 	const char	*prefix;
+	int64_t		 wait_ms;	/* -1: not given */
+	int		 nowait;	/* run -n */
+	int64_t		 kill_after_ms;	/* run: SIGKILL this long after SIGTERM */
+	int		 detach;
+	int64_t		 hold_ms;	/* with detach */
 };
 extern struct ctl_opts ctl_opts;
 
@@ -47,6 +53,9 @@ int	 ctl_renew(struct octo_client *, char **);
 int	 ctl_status(struct octo_client *, char **);
 int	 ctl_list(struct octo_client *, char **);
 int	 ctl_rotate_token(struct octo_client *, char **);
+
+/* ctl_run.c */
+int	 ctl_run(struct octo_client *, char **);
 
 /* ctl_out.c: terminal-safe text and JSON output. */
 void	 ctl_put_esc(FILE *, const char *, size_t);

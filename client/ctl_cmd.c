@@ -141,11 +141,22 @@ int
 ctl_acquire(struct octo_client *c, char **argv)
 {
 	struct octo_acquire_result	 a;
+	struct octo_acquire_opts	 ao;
 	json_t				*o;
 	int				 r;
 
-	r = octo_acquire(c, argv[0], ctl_opts.ttl, ctl_opts.metadata,
-	    ctl_opts.lock_delay, &a);
+	memset(&ao, 0, sizeof(ao));
+	ao.ttl = ctl_opts.ttl;
+	ao.metadata = ctl_opts.metadata;
+	ao.lock_delay = ctl_opts.lock_delay;
+	ao.wait_ms = ctl_opts.wait_ms > 0 ? ctl_opts.wait_ms : 0;
+	ao.detach = ctl_opts.detach;
+	ao.hold_ms = ctl_opts.detach ? ctl_opts.hold_ms : 0;
+	r = octo_acquire_ex(c, argv[0], &ao, &a);
+	if (r == OCTO_ERR_TIMEOUT && ao.wait_ms > 0) {
+		ctl_fail(c, "acquire", r);
+		return CTL_EXIT_WAIT;
+	}
 	if (r != OCTO_OK && r != OCTO_ERR_LOCK_HELD && r != OCTO_ERR_LOCK_DELAYED)
 		return ctl_fail(c, "acquire", r);
 	if (ctl_opts.json) {

@@ -5,31 +5,75 @@
 
 #include "client.h"
 
-/* acquire: take a lock; held and delayed are returned as errors with out filled. */
-int
-octo_acquire(struct octo_client *c, const char *name, int ttl, const char *metadata,
-    int lock_delay, struct octo_acquire_result *out)
+/* Pack "key": seconds, a float when ms is not whole seconds. */
+static void
+locks_kv_seconds(msgpack_packer *pk, const char *key, int64_t ms)
 {
+	octo_proto_pack_str(pk, key);
+	if (ms % 1000 == 0)
+		msgpack_pack_int64(pk, ms / 1000);
+	else
+		msgpack_pack_double(pk, (double)ms / 1000);
+}
+
+/* acquire with options: held and delayed are returned as errors with out filled. */
+int
+octo_acquire_ex(struct octo_client *c, const char *name,
+    const struct octo_acquire_opts *opts, struct octo_acquire_result *out)
+{
+	static const struct octo_acquire_opts defaults = { .lock_delay = -1 };
 	struct reply		 rp = { c, NULL, OCTO_OK };
 	msgpack_packer		*pk;
 	char			 status[16];
 	uint32_t		 msgid;
-	int			 r;
+	int64_t			 t;
+	int			 r, saved_timeout;
 
 	memset(out, 0, sizeof(*out));
 	out->renew_after_ms = out->retry_after_ms = -1;
+	if (opts == NULL)
+		opts = &defaults;
 	if (name == NULL)
 		return rpc_end(c, rpc_arg_missing(c, "name"));
+	if (opts->wait_ms < 0 || opts->wait_ms > OCTO_WAIT_MAX_MS) {
+		client_error(c, OCTO_ERR_INVALID_ARGUMENT, "wait: out of range");
+		snprintf(c->errparam, sizeof(c->errparam), "wait");
+		return rpc_end(c, OCTO_ERR_INVALID_ARGUMENT);
+	}
+	if ((opts->detach && opts->hold_ms <= 0) || (!opts->detach && opts->hold_ms != 0) ||
+	    opts->hold_ms < 0) {
+		client_error(c, OCTO_ERR_INVALID_ARGUMENT,
+		    "hold: required with detach, and only with it");
+		snprintf(c->errparam, sizeof(c->errparam), "hold");
+		return rpc_end(c, OCTO_ERR_INVALID_ARGUMENT);
+	}
 	pk = rpc_begin(c, "acquire", &msgid);
-	msgpack_pack_map(pk, 1 + (ttl > 0) + (metadata != NULL) + (lock_delay >= 0));
+	msgpack_pack_map(pk, 1 + (opts->ttl > 0) + (opts->metadata != NULL) +
+	    (opts->lock_delay >= 0) + (opts->wait_ms > 0) + 2 * (opts->detach != 0));
 	rpc_kv_str(pk, "name", name);
-	if (ttl > 0)
-		rpc_kv_int(pk, "ttl", ttl);
-	if (metadata != NULL)
-		rpc_kv_str(pk, "metadata", metadata);
-	if (lock_delay >= 0)
-		rpc_kv_int(pk, "lock_delay", lock_delay);
-	if ((r = rpc_call(c, msgid, &rp.map)) != OCTO_OK)
+	if (opts->ttl > 0)
+		rpc_kv_int(pk, "ttl", opts->ttl);
+	if (opts->metadata != NULL)
+		rpc_kv_str(pk, "metadata", opts->metadata);
+	if (opts->lock_delay >= 0)
+		rpc_kv_int(pk, "lock_delay", opts->lock_delay);
+	if (opts->wait_ms > 0)
+		locks_kv_seconds(pk, "wait", opts->wait_ms);
+	if (opts->detach) {
+		octo_proto_pack_str(pk, "detach");
+		msgpack_pack_true(pk);
+		locks_kv_seconds(pk, "hold", opts->hold_ms);
+	}
+	/* The reply to a waited acquire comes when the wait ends: cover it. */
+	saved_timeout = c->timeout_ms;
+	if (opts->wait_ms > 0 && c->timeout_ms >= 0) {
+		t = opts->wait_ms + OCTO_WAIT_MARGIN_MS;
+		if (t > c->timeout_ms)
+			c->timeout_ms = t > INT32_MAX ? INT32_MAX : (int)t;
+	}
+	r = rpc_call(c, msgid, &rp.map);
+	c->timeout_ms = saved_timeout;
+	if (r != OCTO_OK)
 		goto out;
 
 	reply_str(&rp, "status", status, sizeof(status), REPLY_REQ);
@@ -76,6 +120,20 @@ out:
 		out->renew_after_ms = out->retry_after_ms = -1;
 	}
 	return rpc_end(c, r);
+}
+
+/* acquire: take a lock, without waiting. */
+int
+octo_acquire(struct octo_client *c, const char *name, int ttl, const char *metadata,
+    int lock_delay, struct octo_acquire_result *out)
+{
+	struct octo_acquire_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.ttl = ttl;
+	o.metadata = metadata;
+	o.lock_delay = lock_delay;
+	return octo_acquire_ex(c, name, &o, out);
 }
 
 /* release: give a lease back. */
@@ -157,6 +215,8 @@ read_lock_info(struct reply *rp, struct octo_lock_info *li)
 		return;
 	if (strcmp(status, "held") == 0)
 		li->held = 1;
+	else if (strcmp(status, "lost") == 0)
+		li->lost = 1;
 	else if (strcmp(status, "free") != 0)
 		reply_bad(rp, "status");
 	reply_str(rp, "holder_id", li->holder_id, sizeof(li->holder_id), REPLY_OPT);

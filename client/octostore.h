@@ -224,6 +224,34 @@ struct octo_acquire_result {
 OCTO_API int octo_acquire(struct octo_client *c, const char *name, int ttl,
     const char *metadata, int lock_delay, struct octo_acquire_result *out);
 
+/* Options of octo_acquire_ex(); zero them (then set lock_delay = -1) before use. */
+struct octo_acquire_opts {
+	int		 ttl;		/* seconds; 0: the daemon's default, 60 */
+	const char	*metadata;	/* NULL: none */
+	int		 lock_delay;	/* release delay in seconds; -1: not sent */
+	int64_t		 wait_ms;	/* wait up to this long while held; 0: answer at once */
+	int		 detach;	/* the lease outlives the connection; needs hold_ms */
+	int64_t		 hold_ms;	/* with detach: keep renewing this long (> 0) */
+};
+
+#define OCTO_WAIT_MAX_MS	(24LL * 3600 * 1000)	/* the daemon's limit on wait */
+#define OCTO_WAIT_MARGIN_MS	10000	/* reply timeout beyond the wait */
+
+/*
+ * Acquire name with options; opts NULL means all defaults.  Like octo_acquire(), and:
+ * with wait_ms > 0 the daemon queues the request while the lock is held (local holders
+ * first come, first served; remote ones retried) and answers when it is granted, or
+ * with OCTO_ERR_TIMEOUT when the wait ran out; the call's reply timeout is then
+ * max(the client's timeout, wait_ms + OCTO_WAIT_MARGIN_MS).  wait_ms is sent in seconds
+ * (fractions allowed), at most OCTO_WAIT_MAX_MS.  With detach the lease is owned by the
+ * caller's uid rather than this connection, may be renewed or released by any
+ * connection of that uid, and is renewed by the daemon for hold_ms.
+ * OCTO_ERR_INVALID_ARGUMENT for wait_ms out of range, or hold_ms without detach or
+ * detach without hold_ms > 0.
+ */
+OCTO_API int octo_acquire_ex(struct octo_client *c, const char *name,
+    const struct octo_acquire_opts *opts, struct octo_acquire_result *out);
+
 /* release: give a lease back.  OCTO_ERR_LEASE_NOT_CURRENT when stale or unknown. */
 OCTO_API int octo_release(struct octo_client *c, const char *name,
     const char *lease_id);
@@ -241,13 +269,14 @@ OCTO_API int octo_renew(struct octo_client *c, const char *name, const char *lea
 /* status: one lock. */
 struct octo_lock_info {
 	char		name[OCTO_NAME_SIZE];
-	int		held;			/* 1 held, 0 free */
+	int		held;			/* 1 held, 0 free or lost */
 	char		holder_id[OCTO_ID_SIZE];	/* "" when free */
 	uint64_t	fencing_token;
 	char		expires_at[OCTO_TIME_SIZE];	/* "" when free */
 	int		has_metadata;
 	size_t		metadata_len;
 	char		metadata[OCTO_METADATA_SIZE];
+	int		lost;	/* 1: "lost", declared lost by the daemon, not yet freed */
 };
 OCTO_API int octo_status(struct octo_client *c, const char *name,
     struct octo_lock_info *out);
