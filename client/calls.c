@@ -117,11 +117,13 @@ octo_daemon_status(struct octo_client *c, struct octo_daemon_status *out)
 	if ((r = rpc_call(c, msgid, &rp.map)) != OCTO_OK)
 		goto out;
 	reply_str(&rp, "version", out->version, sizeof(out->version), REPLY_REQ | REPLY_TEXT);
-	out->pid = reply_int(&rp, "pid", REPLY_REQ, 0);
 	out->uptime_ms = reply_uint(&rp, "uptime_ms", REPLY_REQ, 0);
-	out->connections = reply_uint(&rp, "connections", REPLY_REQ, 0);
-	out->connections_total = reply_uint(&rp, "connections_total", REPLY_REQ, 0);
-	out->errors = reply_uint(&rp, "errors", REPLY_REQ, 0);
+	/* Only administrators get the full view, which starts with the pid. */
+	out->full = octo_proto_get(rp.map, "pid", &o) == OCTO_OK;
+	out->pid = reply_int(&rp, "pid", out->full ? REPLY_REQ : REPLY_OPT, -1);
+	out->connections = reply_uint(&rp, "connections", out->full, 0);
+	out->connections_total = reply_uint(&rp, "connections_total", out->full, 0);
+	out->errors = reply_uint(&rp, "errors", out->full, 0);
 	if (octo_proto_get(rp.map, "requests", &o) == OCTO_OK) {
 		if (o->type != MSGPACK_OBJECT_MAP)
 			reply_bad(&rp, "requests");

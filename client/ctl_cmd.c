@@ -58,8 +58,12 @@ ctl_daemon_status(struct octo_client *c, char **argv)
 	if (ctl_opts.json) {
 		o = json_object();
 		ctl_json_str(o, "version", st.version);
-		ctl_json_num(o, "pid", st.pid);
 		ctl_json_num(o, "uptime_ms", (long long)st.uptime_ms);
+		if (!st.full) {
+			ctl_json_print(o);
+			return CTL_EXIT_OK;
+		}
+		ctl_json_num(o, "pid", st.pid);
 		ctl_json_num(o, "connections", (long long)st.connections);
 		ctl_json_num(o, "connections_total", (long long)st.connections_total);
 		ctl_json_num(o, "errors", (long long)st.errors);
@@ -72,8 +76,10 @@ ctl_daemon_status(struct octo_client *c, char **argv)
 		return CTL_EXIT_OK;
 	}
 	ctl_kv("version", st.version);
-	ctl_kv_num("pid", st.pid);
 	ctl_kv_num("uptime_ms", (long long)st.uptime_ms);
+	if (!st.full)
+		return CTL_EXIT_OK;
+	ctl_kv_num("pid", st.pid);
 	ctl_kv_num("connections", (long long)st.connections);
 	ctl_kv_num("connections_total", (long long)st.connections_total);
 	ctl_kv_num("errors", (long long)st.errors);

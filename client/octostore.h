@@ -163,7 +163,11 @@ OCTO_API int octo_hello(struct octo_client *c, const char *client_name,
 OCTO_API int octo_ping(struct octo_client *c, const void *payload, size_t len,
     void *echo, size_t echosz, size_t *echolen);
 
-/* daemon_status: the daemon's counters. */
+/*
+ * daemon_status: the daemon's counters.  Only administrators (root, admin_uids) get
+ * them all (full = 1); anyone else gets version and uptime_ms, with full = 0, pid -1
+ * and the rest zero.
+ */
 struct octo_method_count {
 	char		method[OCTO_METHOD_SIZE];
 	uint64_t	count;
@@ -177,6 +181,7 @@ struct octo_daemon_status {
 	uint64_t	errors;			/* error replies since start */
 	size_t		nrequests;		/* at most OCTO_MAX_METHODS */
 	struct octo_method_count requests[OCTO_MAX_METHODS];
+	int		full;			/* the administrator's full view */
 };
 OCTO_API int octo_daemon_status(struct octo_client *c, struct octo_daemon_status *out);
 
