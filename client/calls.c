@@ -142,7 +142,7 @@ octo_daemon_status(struct octo_client *c, struct octo_daemon_status *out)
 				out->nrequests++;
 			}
 		}
-	} else
+	} else if (out->full)
 		reply_bad(&rp, "requests");
 	r = rp.r;
 out:

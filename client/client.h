@@ -23,6 +23,17 @@ struct client_event {
 
 #define CLIENT_EVENTS_MAX	1024
 
+/* A lease handle; listed on its client so that lease_lost can mark it. */
+struct octo_lease {
+	struct octo_lease	*next;
+	struct octo_client	*c;		/* NULL once the client is closed */
+	int			 lost;
+	uint64_t		 fencing_token;
+	char			 name[OCTO_NAME_SIZE];
+	char			 lease_id[OCTO_ID_SIZE];
+	char			 expires_at[OCTO_TIME_SIZE];
+};
+
 struct octo_client {
 	int		 fd;
 	int		 dead;		/* connection unusable: every call fails */
@@ -56,6 +67,9 @@ struct octo_client {
 	struct client_event *evtail;
 	size_t		 nevents;
 	int		 delivering;
+	struct client_event *waited;	/* returned by octo_wait_event(), freed next time */
+
+	struct octo_lease *leases;	/* handles from octo_lease_acquire() */
 };
 
 /* octostore.c: the last error. */
@@ -67,6 +81,9 @@ int	 client_error(struct octo_client *, int, const char *, ...)
 
 /* Copy a counted string, truncating to fit; embedded NULs end the C string early. */
 void	 client_copy_text(char *, size_t, const char *, size_t);
+
+/* locks.c: mark the handles of lease_id lost. */
+void	 locks_mark_lost(struct octo_client *, const char *);
 
 /* rpc.c: start a call: reset the last error, return the packer for one params map. */
 msgpack_packer	*rpc_begin(struct octo_client *, const char *, uint32_t *);

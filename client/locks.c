@@ -136,6 +136,106 @@ octo_acquire(struct octo_client *c, const char *name, int ttl, const char *metad
 	return octo_acquire_ex(c, name, &o, out);
 }
 
+/* Mark the handles of lease_id lost: a lease_lost notification arrived. */
+void
+locks_mark_lost(struct octo_client *c, const char *lease_id)
+{
+	struct octo_lease *l;
+
+	for (l = c->leases; l != NULL; l = l->next) {
+		if (strcmp(l->lease_id, lease_id) == 0)
+			l->lost = 1;
+	}
+}
+
+/* Acquire into a new lease handle. */
+int
+octo_lease_acquire(struct octo_client *c, const char *name,
+    const struct octo_acquire_opts *opts, struct octo_lease **out)
+{
+	struct octo_acquire_result	 a;
+	struct octo_lease		*l;
+	int				 r;
+
+	*out = NULL;
+	if ((r = octo_acquire_ex(c, name, opts, &a)) != OCTO_OK)
+		return r;
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		/* Do not keep a lease nobody can release. */
+		octo_release(c, a.name, a.lease_id);
+		return client_error(c, OCTO_ERR_NOMEM, NULL);
+	}
+	l->c = c;
+	l->fencing_token = a.fencing_token;
+	memcpy(l->name, a.name, sizeof(l->name));
+	memcpy(l->lease_id, a.lease_id, sizeof(l->lease_id));
+	memcpy(l->expires_at, a.expires_at, sizeof(l->expires_at));
+	l->next = c->leases;
+	c->leases = l;
+	*out = l;
+	return OCTO_OK;
+}
+
+/* Release the lease of a handle; the handle stays until octo_lease_free(). */
+int
+octo_lease_release(struct octo_lease *l)
+{
+	if (l->c == NULL)
+		return OCTO_ERR_CLOSED;
+	return octo_release(l->c, l->name, l->lease_id);
+}
+
+/* Whether a lease_lost notification for the lease has arrived. */
+int
+octo_lease_lost(const struct octo_lease *l)
+{
+	return l->lost;
+}
+
+/* Accessors. */
+const char *
+octo_lease_name(const struct octo_lease *l)
+{
+	return l->name;
+}
+
+const char *
+octo_lease_id(const struct octo_lease *l)
+{
+	return l->lease_id;
+}
+
+uint64_t
+octo_lease_fencing_token(const struct octo_lease *l)
+{
+	return l->fencing_token;
+}
+
+const char *
+octo_lease_expires_at(const struct octo_lease *l)
+{
+	return l->expires_at;
+}
+
+/* Free a handle (without releasing the lease); NULL is allowed. */
+void
+octo_lease_free(struct octo_lease *l)
+{
+	struct octo_lease **p;
+
+	if (l == NULL)
+		return;
+	if (l->c != NULL) {
+		for (p = &l->c->leases; *p != NULL; p = &(*p)->next) {
+			if (*p == l) {
+				*p = l->next;
+				break;
+			}
+		}
+	}
+	free(l);
+}
+
 /* release: give a lease back. */
 int
 octo_release(struct octo_client *c, const char *name, const char *lease_id)

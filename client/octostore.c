@@ -151,6 +151,11 @@ octo_close(struct octo_client *c)
 
 	if (c == NULL)
 		return;
+	while (c->leases != NULL) {
+		c->leases->c = NULL;
+		c->leases = c->leases->next;
+	}
+	free(c->waited);
 	while ((e = c->evhead) != NULL) {
 		c->evhead = e->next;
 		free(e);

@@ -143,6 +143,16 @@ OCTO_API int octo_poll_events(struct octo_client *c);
 /* Number of notifications waiting in the queue (received, not yet delivered). */
 OCTO_API size_t octo_pending_events(const struct octo_client *c);
 
+/*
+ * For callers without an event loop: wait up to timeout_ms (-1: forever) for the next
+ * notification and return it in *ev.  A queued one is returned at once.  Events taken
+ * this way do not go to the callback; use one way or the other.  The strings in *ev stay
+ * valid until the next octo_wait_event() or octo_close().  Returns OCTO_OK,
+ * OCTO_ERR_TIMEOUT, or OCTO_ERR_CLOSED once the daemon hung up and the queue is empty.
+ */
+OCTO_API int octo_wait_event(struct octo_client *c, int timeout_ms,
+    struct octo_event *ev);
+
 /* hello: protocol handshake.  client_name may be NULL; out may be NULL. */
 struct octo_hello {
 	int		protocol;		/* protocol version of the daemon */
@@ -256,6 +266,29 @@ struct octo_acquire_opts {
  */
 OCTO_API int octo_acquire_ex(struct octo_client *c, const char *name,
     const struct octo_acquire_opts *opts, struct octo_acquire_result *out);
+
+/*
+ * Lease handles.  octo_lease_acquire() acquires like octo_acquire_ex() and, on OCTO_OK,
+ * returns a handle holding the name, lease id, fencing token and expiry of the
+ * acquire (on error *out is NULL and, for held or delayed, the last error says so).
+ * octo_lease_lost() becomes 1 as soon as a lease_lost notification for the lease has
+ * been read from the daemon, whether it was then delivered to the callback, taken by
+ * octo_wait_event() or is still queued: call octo_poll_events() or octo_wait_event() to
+ * read it.  octo_lease_release() releases the lease through the client it came from
+ * (OCTO_ERR_CLOSED after octo_close()); octo_lease_free() frees the handle without
+ * releasing (the daemon releases a connection's leases when it closes).  Handles may
+ * outlive their client but then only their accessors are useful.
+ */
+struct octo_lease;
+OCTO_API int octo_lease_acquire(struct octo_client *c, const char *name,
+    const struct octo_acquire_opts *opts, struct octo_lease **out);
+OCTO_API int octo_lease_release(struct octo_lease *l);
+OCTO_API int octo_lease_lost(const struct octo_lease *l);
+OCTO_API const char *octo_lease_name(const struct octo_lease *l);
+OCTO_API const char *octo_lease_id(const struct octo_lease *l);
+OCTO_API uint64_t octo_lease_fencing_token(const struct octo_lease *l);
+OCTO_API const char *octo_lease_expires_at(const struct octo_lease *l);
+OCTO_API void octo_lease_free(struct octo_lease *l);
 
 /* release: give a lease back.  OCTO_ERR_LEASE_NOT_CURRENT when stale or unknown. */
 OCTO_API int octo_release(struct octo_client *c, const char *name,

@@ -105,6 +105,8 @@ rpc_queue(struct octo_client *c, const struct octo_msg *m)
 	e->fencing_token = token;
 	e->type = strcmp(e->method, OCTO_NOTIFY_LEASE_LOST) == 0 ?
 	    OCTO_EVENT_LEASE_LOST : OCTO_EVENT_OTHER;
+	if (e->type == OCTO_EVENT_LEASE_LOST)
+		locks_mark_lost(c, e->lease_id);
 	e->next = NULL;
 	if (c->evtail != NULL)
 		c->evtail->next = e;
@@ -376,6 +378,71 @@ octo_poll_events(struct octo_client *c)
 		}
 	}
 	return rpc_end(c, r);
+}
+
+/* Wait for the next notification, taking it from the queue past the callback. */
+int
+octo_wait_event(struct octo_client *c, int timeout_ms, struct octo_event *ev)
+{
+	struct client_event	*e;
+	struct octo_msg		 m;
+	struct pollfd		 pfd;
+	int64_t			 deadline = -1, left;
+	int			 r, n;
+
+	memset(ev, 0, sizeof(*ev));
+	free(c->waited);
+	c->waited = NULL;
+	client_reset_error(c);
+	if (timeout_ms >= 0)
+		deadline = rpc_now() + timeout_ms;
+	for (;;) {
+		if ((e = c->evhead) != NULL) {
+			if ((c->evhead = e->next) == NULL)
+				c->evtail = NULL;
+			c->nevents--;
+			c->waited = e;
+			ev->type = e->type;
+			ev->method = e->method;
+			ev->name = e->name;
+			ev->lease_id = e->lease_id;
+			ev->reason = e->reason;
+			ev->fencing_token = e->fencing_token;
+			return OCTO_OK;
+		}
+		if (c->dead)
+			return client_error(c, OCTO_ERR_CLOSED, "connection is closed");
+		if ((r = rpc_flush(c)) != OCTO_OK && r != OCTO_ERR_AGAIN)
+			return r;
+		if ((r = rpc_process(c, 0, &m)) != OCTO_ERR_AGAIN)
+			return r;
+		if (c->evhead != NULL)
+			continue;
+		left = -1;
+		if (deadline >= 0 && (left = deadline - rpc_now()) < 0)
+			left = 0;
+		pfd.fd = c->fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if ((n = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return rpc_kill(c, OCTO_ERR_SYSTEM, "poll");
+		}
+		if (n == 0) {
+			if (deadline >= 0 && rpc_now() >= deadline)
+				return client_error(c, OCTO_ERR_TIMEOUT,
+				    "no event within %d ms", timeout_ms);
+			continue;
+		}
+		r = rpc_read(c);
+		if (r != OCTO_OK && r != OCTO_ERR_AGAIN) {
+			/* Events read before the hang-up still come first. */
+			if (c->evhead != NULL)
+				continue;
+			return r;
+		}
+	}
 }
 
 /* Pack "key": "value". */

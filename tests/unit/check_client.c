@@ -931,6 +931,138 @@ START_TEST(test_lock_calls)
 }
 END_TEST
 
+/* --- issue 4: acquire options, lease handles, octo_wait_event, non-admin status. */
+static void
+script_leases(struct fake *f)
+{
+	msgpack_sbuffer		 sb;
+	msgpack_packer		 pk;
+	const msgpack_object	*o;
+	uint64_t		 u;
+	uint32_t		 id;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+
+	/* A waited acquire: answered after the client's own 300 ms timeout. */
+	FAKE_CHECK(f, (id = fake_expect(f, "acquire")) != 0);
+	FAKE_CHECK(f, octo_proto_get_uint(f->m.params, "wait", 0, 100, &u) == OCTO_OK &&
+	    u == 1);
+	FAKE_CHECK(f, octo_proto_get(f->m.params, "detach", &o) != OCTO_OK);
+	FAKE_CHECK(f, octo_proto_get(f->m.params, "hold", &o) != OCTO_OK);
+	usleep(800 * 1000);
+	octo_proto_pack_result(&pk, id);
+	msgpack_pack_map(&pk, 5);
+	kv_str(&pk, "status", "acquired");
+	kv_str(&pk, "name", "a");
+	kv_str(&pk, "lease_id", "11111111-2222-4333-8444-555555555555");
+	kv_int(&pk, "fencing_token", 5);
+	kv_str(&pk, "expires_at", "2026-11-27T16:00:00Z");
+	fake_send(f, &sb);
+
+	/* Detached with a fractional hold, then lost. */
+	FAKE_CHECK(f, (id = fake_expect(f, "acquire")) != 0);
+	FAKE_CHECK(f, octo_proto_get(f->m.params, "detach", &o) == OCTO_OK &&
+	    o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean);
+	FAKE_CHECK(f, octo_proto_get(f->m.params, "hold", &o) == OCTO_OK &&
+	    o->type == MSGPACK_OBJECT_FLOAT64 && o->via.f64 == 1.5);
+	FAKE_CHECK(f, octo_proto_get(f->m.params, "wait", &o) != OCTO_OK);
+	octo_proto_pack_result(&pk, id);
+	msgpack_pack_map(&pk, 5);
+	kv_str(&pk, "status", "acquired");
+	kv_str(&pk, "name", "b");
+	kv_str(&pk, "lease_id", "0b6c1a52-0000-4000-8000-000000000001");
+	kv_int(&pk, "fencing_token", 42);
+	kv_str(&pk, "expires_at", "2026-11-27T16:00:01Z");
+	fake_send(f, &sb);
+	pack_lease_lost(&pk, "b");
+	fake_send(f, &sb);
+
+	/* The non-admin view of daemon_status. */
+	FAKE_CHECK(f, (id = fake_expect(f, "daemon_status")) != 0);
+	octo_proto_pack_result(&pk, id);
+	msgpack_pack_map(&pk, 2);
+	kv_str(&pk, "version", "9.9");
+	kv_int(&pk, "uptime_ms", 1234);
+	fake_send(f, &sb);
+
+	FAKE_CHECK(f, (id = fake_expect(f, "release")) != 0);
+	octo_proto_pack_result(&pk, id);
+	msgpack_pack_map(&pk, 2);
+	kv_str(&pk, "name", "a");
+	octo_proto_pack_str(&pk, "released");
+	msgpack_pack_true(&pk);
+	fake_send(f, &sb);
+	msgpack_sbuffer_destroy(&sb);
+	/* Hang up: octo_wait_event() must then say so. */
+}
+
+START_TEST(test_leases)
+{
+	struct octo_client		*c;
+	struct octo_acquire_opts	 o;
+	struct octo_acquire_result	 a;
+	struct octo_daemon_status	 st;
+	struct octo_lease		*l1, *l2;
+	struct octo_event		 ev;
+	int64_t				 t0;
+
+	fk = fake_start(script_leases);
+	c = connect_fake(fk, 300);
+	memset(&o, 0, sizeof(o));
+	o.lock_delay = -1;
+	o.hold_ms = 1000;
+	ck_assert_int_eq(octo_acquire_ex(c, "a", &o, &a), OCTO_ERR_INVALID_ARGUMENT);
+	ck_assert_str_eq(octo_last_error_param(c), "hold");
+	o.hold_ms = 0;
+	o.wait_ms = OCTO_WAIT_MAX_MS + 1;
+	ck_assert_int_eq(octo_acquire_ex(c, "a", &o, &a), OCTO_ERR_INVALID_ARGUMENT);
+
+	o.wait_ms = 1000;
+	t0 = now_ms();
+	ck_assert_int_eq(octo_lease_acquire(c, "a", &o, &l1), OCTO_OK);
+	ck_assert_int_ge(now_ms() - t0, 700);
+	ck_assert_str_eq(octo_lease_name(l1), "a");
+	ck_assert_str_eq(octo_lease_id(l1), "11111111-2222-4333-8444-555555555555");
+	ck_assert_uint_eq(octo_lease_fencing_token(l1), 5);
+	ck_assert_str_eq(octo_lease_expires_at(l1), "2026-11-27T16:00:00Z");
+	ck_assert_int_eq(octo_lease_lost(l1), 0);
+
+	memset(&o, 0, sizeof(o));
+	o.lock_delay = -1;
+	o.detach = 1;
+	o.hold_ms = 1500;
+	ck_assert_int_eq(octo_lease_acquire(c, "b", &o, &l2), OCTO_OK);
+	ck_assert_uint_eq(octo_lease_fencing_token(l2), 42);
+	ck_assert_int_eq(octo_wait_event(c, 2000, &ev), OCTO_OK);
+	ck_assert_int_eq(ev.type, OCTO_EVENT_LEASE_LOST);
+	ck_assert_str_eq(ev.name, "b");
+	ck_assert_str_eq(ev.reason, "expired");
+	ck_assert_uint_eq(ev.fencing_token, 42);
+	ck_assert_int_eq(octo_lease_lost(l2), 1);
+	ck_assert_int_eq(octo_lease_lost(l1), 0);
+	t0 = now_ms();
+	ck_assert_int_eq(octo_wait_event(c, 100, &ev), OCTO_ERR_TIMEOUT);
+	ck_assert_int_ge(now_ms() - t0, 90);
+	octo_lease_free(l2);
+
+	ck_assert_int_eq(octo_daemon_status(c, &st), OCTO_OK);
+	ck_assert_int_eq(st.full, 0);
+	ck_assert_str_eq(st.version, "9.9");
+	ck_assert_uint_eq(st.uptime_ms, 1234);
+	ck_assert_int_eq(st.pid, -1);
+
+	ck_assert_int_eq(octo_lease_release(l1), OCTO_OK);
+	ck_assert_int_eq(octo_wait_event(c, 5000, &ev), OCTO_ERR_CLOSED);
+	octo_close(c);
+	/* A handle outlives its client; only its accessors are useful then. */
+	ck_assert_str_eq(octo_lease_name(l1), "a");
+	ck_assert_int_eq(octo_lease_release(l1), OCTO_ERR_CLOSED);
+	octo_lease_free(l1);
+	fake_finish(fk);
+}
+END_TEST
+
 /* --- connecting: socket path resolution and errno on failure. */
 START_TEST(test_connect_errors)
 {
@@ -975,6 +1107,7 @@ client_suite(void)
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_msgid0_error);
 	tcase_add_test(tc, test_lock_calls);
+	tcase_add_test(tc, test_leases);
 	tcase_add_test(tc, test_connect_errors);
 	suite_add_tcase(s, tc);
 	return s;
