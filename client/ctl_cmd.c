@@ -280,7 +280,7 @@ lock_json(const struct octo_lock_info *li)
 	json_t *o = json_object();
 
 	ctl_json_str(o, "name", li->name);
-	ctl_json_str(o, "status", li->held ? "held" : "free");
+	ctl_json_str(o, "status", li->held ? "held" : li->lost ? "lost" : "free");
 	ctl_json_str_or_null(o, "holder_id", li->holder_id);
 	ctl_json_num(o, "fencing_token", (long long)li->fencing_token);
 	ctl_json_str_or_null(o, "expires_at", li->expires_at);
@@ -305,7 +305,7 @@ ctl_status(struct octo_client *c, char **argv)
 		return CTL_EXIT_OK;
 	}
 	ctl_kv("name", li.name);
-	ctl_kv("status", li.held ? "held" : "free");
+	ctl_kv("status", li.held ? "held" : li.lost ? "lost" : "free");
 	if (li.holder_id[0] != '\0')
 		ctl_kv("holder_id", li.holder_id);
 	ctl_kv_num("fencing_token", (long long)li.fencing_token);

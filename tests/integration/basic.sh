@@ -78,6 +78,15 @@ expect_rc 64 "missing argument" "$CTL" release onlyname
 expect_rc 64 "option not valid for the command" "$CTL" ping --ttl 5
 expect_rc 64 "non-numeric --ttl" "$CTL" acquire x --ttl soon
 expect_rc 64 "non-numeric --timeout" "$CTL" --timeout abc ping
+expect_rc 64 "run without -- CMD" "$CTL" run x
+expect_rc 64 "run with nothing after --" "$CTL" run x --
+expect_rc 64 "run with two names" "$CTL" run x y -- true
+expect_rc 64 "run --wait with -n" "$CTL" run x --wait 1s -n -- true
+expect_rc 64 "bad --wait duration" "$CTL" acquire x --wait 5parsecs
+expect_rc 64 "negative --wait" "$CTL" acquire x --wait -1
+expect_rc 64 "--detach without --hold" "$CTL" acquire x --detach
+expect_rc 64 "--hold without --detach" "$CTL" acquire x --hold 10s
+expect_rc 64 "--kill-after not valid for acquire" "$CTL" acquire x --kill-after 1s
 expect_rc 64 "option missing its value" "$CTL" ping --socket
 check "usage errors point to --help" grep -q -- "--help" "$OCTO_TMP/err"
 

@@ -104,6 +104,11 @@ rc=$?
 el=$(($(ms) - t0))
 check "--wait 1s while held: exit 11" [ "$rc" -eq 11 ]
 check "--wait 1s waited about 1 s ($el ms)" [ "$el" -ge 900 -a "$el" -lt 5000 ]
+t0=$(ms)
+"$C" acquire --wait 500ms busy/a 2>"$T/busy/acq.err"
+rc=$?
+check "acquire --wait 500ms while held: exit 11 ($rc)" [ "$rc" -eq 11 ]
+check "acquire --wait 500ms waited ($(($(ms) - t0)) ms)" [ $(($(ms) - t0)) -ge 400 ]
 # A waiter without --wait gets the lock once the holder is done.
 $RUN busy/a -- sh -c 'echo got >"$0"' "$T/busy/second" &
 P2=$!
@@ -114,6 +119,15 @@ check "holder: exit 0" [ $? -eq 0 ]
 wait "$P2"
 rc=$?
 check "waiter without --wait ran after the holder" [ "$rc" -eq 0 -a -s "$T/busy/second" ]
+
+# --- acquire --detach --hold: the lease outlives the command, another one releases it ---
+"$C" --json acquire det/a --detach --hold 30s >"$T/det.json"
+check "detach: acquire exit 0" [ $? -eq 0 ]
+LID=$(sed -n 's/.*"lease_id": *"\([^"]*\)".*/\1/p' "$T/det.json")
+check "detach: still held after the command exited" [ "$(status_of det/a)" = held ]
+"$C" release det/a "$LID"
+check "detach: released by another process" [ $? -eq 0 ]
+check "detach: free after release" is_free det/a
 
 # --- a signal while waiting ends the wait at once and leaves nothing acquired ---
 mkdir "$T/wsig"
