@@ -65,7 +65,8 @@ struct lease {
 
 	int		 inflight;
 	int64_t		 sent_mono, sent_boot;
-	int64_t		 sent_ttl_ms;		/* the TTL that call asked for */
+	int64_t		 sent_ttl_ms;
+	unsigned	 sent_gen;		/* session an acquire was sent on */		/* the TTL that call asked for */
 	int64_t		 dl_mono, dl_boot;	/* authority deadline */
 	int64_t		 hard_mono;		/* server-side expiry estimate */
 	unsigned	 attempt;
@@ -683,6 +684,17 @@ lease_acquired(const struct backend_result *res, void *arg)
 	 */
 	until = ln->wait_until > ln->sent_mono + ACQUIRE_RETRY_MS ? ln->wait_until :
 	    ln->sent_mono + ACQUIRE_RETRY_MS;
+	/*
+	 * 404 or 410 on an acquire: the server does not know our session (it restarted
+	 * or expired it before a keepalive told us).  Drop it and retry once on a new one.
+	 */
+	if ((res->err == OCTO_ERR_NOT_FOUND || res->err == OCTO_ERR_SESSION_EXPIRED) &&
+	    ln->attempt == 0) {
+		session_invalidate(ln->sent_gen, "the server does not know the session");
+		ln->attempt++;
+		lease_arm(ln->timer, 0);
+		return;
+	}
 	if (res->transient) {
 		delay = policy_backoff(ln->attempt++, res->retry_after_ms, policy_rand32());
 		if (now + delay < until) {
@@ -711,6 +723,7 @@ lease_session_ready(int err, const char *session_id, const char *message, void *
 		ln->sent_mono = policy_mono_ms();
 		ln->sent_boot = policy_boot_ms();
 		ln->sent_ttl_ms = ln->ttl_ms;
+		ln->sent_gen = session_generation();
 		e = backend_acquire(ln->name, ln->args->ttl, md, ln->args->lock_delay,
 		    session_id, lease_acquired, ln);
 		if (e == OCTO_OK) {

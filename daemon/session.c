@@ -29,6 +29,7 @@ static int64_t			 sess_keepalive_ms;
 static int64_t			 sess_deadline;	/* monotonic: expiry if not kept alive */
 static int64_t			 sess_sent;
 static unsigned			 sess_attempt;
+static unsigned			 sess_gen;	/* bumped for each new session */
 static struct session_waiter	*sess_waiters;
 static void			(*sess_done)(void);
 
@@ -102,6 +103,21 @@ session_lost(const char *why)
 	lease_session_lost(why);
 }
 
+/* Which session is current: acquires remember it, to drop it if the server denies it. */
+unsigned
+session_generation(void)
+{
+	return sess_gen;
+}
+
+/* The server does not know session generation gen (a 404 or 410 on an acquire). */
+void
+session_invalidate(unsigned gen, const char *why)
+{
+	if (sess_active && gen == sess_gen)
+		session_lost(why);
+}
+
 /* POST /sessions answered. */
 static void
 session_created(const struct backend_result *res, void *arg)
@@ -117,6 +133,7 @@ session_created(const struct backend_result *res, void *arg)
 	strncpy(sess_id, res->session_id, sizeof(sess_id) - 1);
 	sess_id[sizeof(sess_id) - 1] = '\0';
 	sess_active = 1;
+	sess_gen++;
 	sess_attempt = 0;
 	sess_keepalive_ms = res->keepalive_ms;
 	/* The server sets the interval to half the TTL it granted. */

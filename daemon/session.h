@@ -25,6 +25,11 @@ int session_wait(session_cb cb, void *arg);
 /* Forget a waiter whose object is going away. */
 void session_cancel(void *arg);
 
+/* Generation of the current session, and dropping it when the server proved it
+ * gone (it restarted or expired it) so that the next acquire creates a new one. */
+unsigned session_generation(void);
+void session_invalidate(unsigned gen, const char *why);
+
 /* Terminate the session upstream (shutdown); done is called once it is over. */
 void session_terminate(void (*done)(void));
 
