@@ -110,7 +110,8 @@ auth_rotate(struct fake_req *fr)
 	http_random_hex(hex, 32);
 	if (asprintf(&tok, "octo_%s", hex) == -1)
 		abort();
-	free(u->token);
+	free(u->prev_token);
+	u->prev_token = u->token;
 	u->token = tok;
 	o = json_pack("{s:s, s:s, s:s, s:n}", "token", u->token,
 	    "user_id", u->user_id, "github_username", u->name, "namespace");
@@ -121,6 +122,25 @@ auth_rotate(struct fake_req *fr)
 	http_reply(fr, 200, o);
 }
 
+/*
+ * For the rotation crash test: "current" (accepted), "previous" (replaced by the
+ * latest rotation, i.e. only the rotation in flight was lost) or "unknown".
+ */
+const char *
+auth_token_state(const char *tok)
+{
+	int i;
+
+	for (i = 0; i < auth_nusers; i++) {
+		if (strcmp(auth_users[i].token, tok) == 0)
+			return "current";
+		if (auth_users[i].prev_token != NULL &&
+		    strcmp(auth_users[i].prev_token, tok) == 0)
+			return "previous";
+	}
+	return "unknown";
+}
+
 /* Forget every token. */
 void
 auth_free(void)
@@ -129,6 +149,8 @@ auth_free(void)
 
 	for (i = 0; i < auth_nusers; i++) {
 		free(auth_users[i].token);
+		free(auth_users[i].prev_token);
+		auth_users[i].prev_token = NULL;
 		auth_users[i].token = NULL;
 	}
 	auth_nusers = 0;

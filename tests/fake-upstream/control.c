@@ -314,6 +314,25 @@ out:
 	json_decref(body);
 }
 
+/* POST /_fake/token_state {"token"}: current, previous or unknown. */
+static void
+control_token_state(struct fake_req *fr)
+{
+	json_t		*body;
+	const char	*v;
+
+	if (http_body(fr, &body) != 0)
+		return;
+	if (http_get_string(fr, body, "token", &v) != 0)
+		goto out;
+	if (v == NULL)
+		http_reply_error(fr, 422, "invalid_input", "token", -1);
+	else
+		http_reply(fr, 200, json_pack("{s:s}", "state", auth_token_state(v)));
+out:
+	json_decref(body);
+}
+
 /* GET /_fake/stats. */
 static void
 control_stats(struct fake_req *fr)
@@ -368,6 +387,8 @@ control_dispatch(struct evhttp_request *req, const char *path)
 		control_expire(&fr, 0);
 	else if (post && strcmp(path, "/_fake/expire_session") == 0)
 		control_expire(&fr, 1);
+	else if (post && strcmp(path, "/_fake/token_state") == 0)
+		control_token_state(&fr);
 	else if (!post && strcmp(path, "/_fake/stats") == 0)
 		control_stats(&fr);
 	else

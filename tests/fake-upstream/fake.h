@@ -38,6 +38,7 @@ enum fake_ep {
 /* One principal: a bearer token and its stable identifiers. */
 struct fake_user {
 	char	*token;
+	char	*prev_token;	/* the one the last rotation replaced */
 	char	 user_id[FAKE_UUID_LEN + 1];
 	char	 pseudo[FAKE_UUID_LEN + 1];	/* public holder_id */
 	char	 name[32];
@@ -88,6 +89,7 @@ int	 auth_add_token_file(const char *);
 int	 auth_count(void);
 struct fake_user *auth_check(struct fake_req *);
 void	 auth_rotate(struct fake_req *);
+const char *auth_token_state(const char *);
 void	 auth_free(void);
 
 /* table.c */
