@@ -1,4 +1,5 @@
 /* main.c - octostored: options, configuration, start-up, signals and shutdown. */
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -371,6 +372,9 @@ main(int argc, char **argv)
 		config_free(&main_cfg);
 		return 78;
 	}
+	/* With the token in memory: no core file, no ptrace by same-uid processes. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		log_warn("PR_SET_DUMPABLE: %s", strerror(errno));
 
 	if ((main_base = event_base_new()) == NULL) {
 		log_error("cannot create the event loop");
