@@ -225,9 +225,9 @@ ctl_run(struct octo_client *c, char **argv)
 	if (grace > (int64_t)ttl * 1000 / 5)
 		grace = (int64_t)ttl * 1000 / 5;
 
-	/* Something may have arrived with the acquire's reply. */
-	if (octo_pending_events(c) > 0 || octo_poll_events(c) != OCTO_OK)
-		conn_ok = octo_last_error(c) != OCTO_ERR_CLOSED;
+	/* Deliver what arrived with the acquire's reply, before the callback was set. */
+	if (octo_poll_events(c) != OCTO_OK)
+		conn_ok = 0;
 	for (;;) {
 		if ((run_lost || !conn_ok) && !lost_reported) {
 			if (!conn_ok)
