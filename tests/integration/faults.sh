@@ -292,11 +292,13 @@ ctl health
 check "$ROW: health -> degraded, reachable ($(jqo .status))" \
     [ "$(jqo '.status + " " + (.upstream.reachable | tostring)')" = "degraded true" ]
 RSS1=$(rss_kb "$DAEMON_PID")
-if [ -z "$OCTO_WRAPPER" ]; then
+# Under valgrind or AddressSanitizer (whose quarantine keeps freed memory) RSS says
+# nothing about what the daemon keeps.
+if [ -z "$OCTO_WRAPPER" ] && ! ldd "$OCTOSTORED" 2>/dev/null | grep -q libasan; then
 	check "$ROW: daemon RSS did not grow by 2 MiB per answer ($RSS0 -> $RSS1 KiB)" \
 	    [ $((RSS1 - RSS0)) -lt 4096 ]
 else
-	echo "# RSS not checked under $OCTO_WRAPPER ($RSS0 -> $RSS1 KiB)"
+	echo "# RSS not checked under valgrind or ASan ($RSS0 -> $RSS1 KiB)"
 fi
 ctl status big/one
 check "$ROW: the next answer is fine" [ "$RC $(jqo .status)" = "0 free" ]
