@@ -119,10 +119,17 @@ read_msg(int fd, int timeout_ms, msgpack_zone *z, struct octo_msg *m, char *buf,
 		if (poll(&pfd, 1, (int)(deadline - now_ms())) <= 0)
 			return -1;
 		n = read(fd, buf + *have, cap - *have);
-		if (n == 0)
+		/*
+		 * A Unix socket closed by its peer with our bytes still unread in its queue
+		 * reads as ECONNRESET, not EOF, once our data is drained: both are "closed".
+		 */
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
 			return 1;
-		if (n < 0)
-			return errno == EINTR ? 0 : -1;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
 		*have += (size_t)n;
 	}
 }
