@@ -33,18 +33,6 @@ faults_cleanup() {
 trap faults_cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-# poll_until SECONDS COMMAND...: run COMMAND every 20 ms until it succeeds.
-poll_until() {
-	local n=$(($1 * 50)) i=0
-	shift
-	while [ "$i" -lt "$n" ]; do
-		"$@" && return 0
-		sleep 0.02
-		i=$((i + 1))
-	done
-	return 1
-}
-ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # --- rows and the final table ---
 ROW=

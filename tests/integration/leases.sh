@@ -34,19 +34,6 @@ leases_cleanup() {
 trap leases_cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-# A lease's TTL is measured in seconds; so are the waits below, all bounded.
-# poll_until SECONDS COMMAND...: run COMMAND every 20 ms until it succeeds.
-poll_until() {
-	local n=$(($1 * 50)) i=0
-	shift
-	while [ "$i" -lt "$n" ]; do
-		"$@" && return 0
-		sleep 0.02
-		i=$((i + 1))
-	done
-	return 1
-}
-ms() { echo $(($(date +%s%N) / 1000000)); }
 
 umask 077
 if [ "$BACKEND" = remote ]; then

@@ -101,6 +101,21 @@ stop_daemon() {
 	return "$rc"
 }
 
+# poll_until SECONDS COMMAND...: run COMMAND every 20 ms until it succeeds (bounded).
+poll_until() {
+	local n=$(($1 * 50)) i=0
+	shift
+	while [ "$i" -lt "$n" ]; do
+		"$@" && return 0
+		sleep 0.02
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# ms: the wall clock in milliseconds.
+ms() { echo $(($(date +%s%N) / 1000000)); }
+
 # rss_kb PID: resident set size in KiB.
 rss_kb() {
 	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"

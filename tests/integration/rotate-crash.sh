@@ -34,17 +34,6 @@ rotate_cleanup() {
 trap rotate_cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-poll_until() {
-	local n=$(($1 * 50)) i=0
-	shift
-	while [ "$i" -lt "$n" ]; do
-		"$@" && return 0
-		sleep 0.02
-		i=$((i + 1))
-	done
-	return 1
-}
-
 umask 077
 mkdir "$T/tok" || fail "mkdir"
 TOKFILE=$T/tok/token

@@ -20,18 +20,6 @@ run_cleanup() {
 trap run_cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-# poll_until SECONDS COMMAND...: run COMMAND every 20 ms until it succeeds.
-poll_until() {
-	local n=$(($1 * 50)) i=0
-	shift
-	while [ "$i" -lt "$n" ]; do
-		"$@" && return 0
-		sleep 0.02
-		i=$((i + 1))
-	done
-	return 1
-}
-ms() { echo $(($(date +%s%N) / 1000000)); }
 # alive PID: the process exists and is not a zombie.
 alive() { [ -e "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null; }
 dead() { ! alive "$1"; }
