@@ -568,9 +568,9 @@ lease_vouch(struct lease *ln, const char *expires_at, int64_t renew_after_ms, in
 	ln->attempt = 0;
 	if (expires_at != NULL)
 		snprintf(ln->expires_at, sizeof(ln->expires_at), "%s", expires_at);
-	lease_arm(ln->timer, first ?
+	lease_arm(ln->timer, policy_renew_slot(policy_mono_ms(), first ?
 	    policy_first_renew_delay(renew_after_ms, ln->sent_ttl_ms, rnd) :
-	    policy_renew_delay(renew_after_ms, ln->sent_ttl_ms, rnd));
+	    policy_renew_delay(renew_after_ms, ln->sent_ttl_ms, rnd)));
 	lease_arm(ln->deadline_ev, lease_left(ln));
 }
 

@@ -24,6 +24,13 @@ int64_t policy_renew_delay(int64_t renew_after_ms, int64_t ttl_ms, uint32_t rnd)
 int64_t policy_first_renew_delay(int64_t renew_after_ms, int64_t ttl_ms, uint32_t rnd);
 
 /*
+ * The renewal delay moved earlier so that now_ms + result falls on a grid of delay/20 ms
+ * (1 to 100 ms) shared by every lease, so that renewals due close together fire in one
+ * loop turn and share wake-ups.  Never later than delay_ms, never negative.
+ */
+int64_t policy_renew_slot(int64_t now_ms, int64_t delay_ms);
+
+/*
  * Delay before retry number attempt (0-based) of a failed request: 100 ms doubling
  * to 5 s, with full jitter in its upper half, and never before retry_after_ms.
  */

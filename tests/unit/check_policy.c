@@ -51,6 +51,34 @@ START_TEST(test_renew_jitter)
 }
 END_TEST
 
+/* Renewal slots: on the grid, at most one grid step early, never late. */
+START_TEST(test_renew_slot)
+{
+	int64_t now, d, r, grid;
+	int i;
+
+	ck_assert_int_eq(policy_renew_slot(12345, 10000), 10000 - 45);	/* grid 100 */
+	ck_assert_int_eq(policy_renew_slot(12300, 10000), 10000);	/* on the grid */
+	ck_assert_int_eq(policy_renew_slot(7, 100), 98);		/* grid 5 */
+	ck_assert_int_eq(policy_renew_slot(7, 10), 10);			/* grid 1 */
+	ck_assert_int_eq(policy_renew_slot(7, 0), 0);
+	ck_assert_int_eq(policy_renew_slot(7, -5), 0);
+	srandom(3);
+	for (i = 0; i < 100000; i++) {
+		now = policy_rand32();
+		d = 1 + policy_rand32() % 20000;
+		grid = d / 20 > 100 ? 100 : d / 20 < 1 ? 1 : d / 20;
+		r = policy_renew_slot(now, d);
+		ck_assert_int_le(r, d);
+		ck_assert_int_gt(r, d - grid);
+		ck_assert_int_eq((now + r) % grid, 0);
+	}
+	/* Leases due within one grid step of each other share the slot. */
+	ck_assert_int_eq(1000 + policy_renew_slot(1000, 9950),
+	    1037 + policy_renew_slot(1037, 9920));
+}
+END_TEST
+
 /* The first renewal spreads over 25-100% of the clamped delay, never past it. */
 START_TEST(test_first_renew)
 {
@@ -137,6 +165,7 @@ main(void)
 	tcase_add_test(tc, test_renew_clamp);
 	tcase_add_test(tc, test_renew_jitter);
 	tcase_add_test(tc, test_first_renew);
+	tcase_add_test(tc, test_renew_slot);
 	tcase_add_test(tc, test_backoff);
 	tcase_add_test(tc, test_rand32);
 	tcase_add_test(tc, test_clocks);
