@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "dispatch.h"
+#include "fsyncer.h"
 #include "local.h"
 #include "log.h"
 #include "octostore_err.h"
@@ -80,7 +81,10 @@ static off_t			 local_compact_min = LOCAL_COMPACT_MIN;
 static char			 local_err[256];	/* last storage failure, for health */
 static struct lcallq		 local_calls = TAILQ_HEAD_INITIALIZER(local_calls);
 static struct lcallq		 local_durable = TAILQ_HEAD_INITIALIZER(local_durable);
-static unsigned			 local_ndurable;	/* calls waiting for the fsync */
+static unsigned			 local_ndurable;	/* written, waiting for the next fsync */
+static struct lcallq		 local_syncing = TAILQ_HEAD_INITIALIZER(local_syncing);
+static unsigned			 local_nsyncing;	/* covered by the fsync in flight */
+static int64_t			 local_sync_t0;		/* when it started */
 static uint64_t			 local_nsyncs, local_nsynced;	/* for the exit log */
 static int64_t			 local_sync_us;		/* total time in fsync */
 static LIST_HEAD(, lsession)	 local_sessions = LIST_HEAD_INITIALIZER(local_sessions);
@@ -641,33 +645,86 @@ local_answer(struct lcall *c, int ok)
 	free(c);
 }
 
-/* fsync once for every call waiting on it, then answer them all. */
+/* Answer every call in q with ok. */
 static void
-local_sync_now(void)
+local_answer_all(struct lcallq *q, int ok)
 {
-	struct lcallq	 q = TAILQ_HEAD_INITIALIZER(q);
-	struct lcall	*c;
-	int64_t		 t0 = local_now_us();
-	int		 ok;
+	struct lcall *c;
 
-	ok = local_write(1);
-	local_sync_us += local_now_us() - t0;
-	local_nsyncs++;
-	local_nsynced += local_ndurable;
-	TAILQ_CONCAT(&q, &local_durable, q);
-	local_ndurable = 0;
-	while ((c = TAILQ_FIRST(&q)) != NULL) {
-		TAILQ_REMOVE(&q, c, q);
+	while ((c = TAILQ_FIRST(q)) != NULL) {
+		TAILQ_REMOVE(q, c, q);
 		local_answer(c, ok);
+	}
+}
+
+/* Hand the calls whose records are written to the fsync thread, unless it is busy. */
+static void
+local_sync_start(void)
+{
+	if (TAILQ_EMPTY(&local_durable) || fsyncer_busy())
+		return;
+	TAILQ_CONCAT(&local_syncing, &local_durable, q);
+	local_nsyncing = local_ndurable;
+	local_ndurable = 0;
+	local_sync_t0 = local_now_us();
+	if (fsyncer_start(local_wal.fd) != 0) {
+		/* Cannot happen (not busy); fail safe: nothing is answered unsynced. */
+		log_error("local: fsync thread: %s", strerror(errno));
+		local_nsyncing = 0;
+		local_answer_all(&local_syncing, -1);
+	}
+}
+
+/* Compact when the log has grown, between syncs. */
+static void
+local_maybe_compact(void)
+{
+	if (!fsyncer_busy() && TAILQ_EMPTY(&local_durable) &&
+	    local_wal.size > local_compact_min && local_wal.size > 2 * local_snap_size &&
+	    !local_wal.broken && wal_pending(&local_wal) == 0)
+		local_compact();
+}
+
+/*
+ * The fsync thread is done: answer the calls it covered.  A failed fsync leaves the
+ * page cache untrustworthy, so the whole state is rewritten (with its own fsync) before
+ * anyone is told yes; that snapshot also covers the calls written since.
+ */
+static void
+local_synced(int err, void *arg)
+{
+	struct lcallq	q = TAILQ_HEAD_INITIALIZER(q);
+	int		ok = 0;
+
+	(void)arg;
+	local_sync_us += local_now_us() - local_sync_t0;
+	local_nsyncs++;
+	local_nsynced += local_nsyncing;
+	local_nsyncing = 0;
+	TAILQ_CONCAT(&q, &local_syncing, q);
+	if (err != 0) {
+		local_wal.broken = 1;
+		snprintf(local_err, sizeof(local_err), "fsync of %s/%s: %s", local_dir,
+		    WAL_FILE, strerror(err));
+		log_error("local: %s; rewriting the state", local_err);
+		ok = local_compact();
+		TAILQ_CONCAT(&q, &local_durable, q);
+		local_ndurable = 0;
+	}
+	local_answer_all(&q, ok);
+	if (!TAILQ_EMPTY(&local_calls))
+		local_commit_cb(-1, 0, NULL);	/* deferred while a broken log waited */
+	else {
+		local_sync_start();
+		local_maybe_compact();
 	}
 }
 
 /*
  * End of a loop turn with calls waiting (group commit): their records are written
  * with one write; calls that need no durability (release, held, delayed, sessions)
- * are answered at once, the others share one fsync and are answered after it.  The
- * fsync blocks the loop; waiting to gather bigger batches, or an fsync thread, did
- * not pay in A/B runs on a 2-CPU machine (bench/README.md).
+ * are answered at once, the others wait for an fsync on the fsync thread, which
+ * covers everything written before it started.  The loop never waits for the disk.
  */
 static void
 local_commit_cb(evutil_socket_t fd, short what, void *arg)
@@ -679,6 +736,9 @@ local_commit_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
+	/* Repairing a broken log replaces the file: not under a sync in flight. */
+	if (local_wal.broken && fsyncer_busy())
+		return;
 	TAILQ_CONCAT(&q, &local_calls, q);
 	ok = local_write(0);
 	while ((c = TAILQ_FIRST(&q)) != NULL) {
@@ -690,12 +750,8 @@ local_commit_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		local_answer(c, ok);
 	}
-	if (!TAILQ_EMPTY(&local_durable))
-		local_sync_now();
-	if (TAILQ_EMPTY(&local_durable) && local_wal.size > local_compact_min &&
-	    local_wal.size > 2 * local_snap_size && !local_wal.broken &&
-	    wal_pending(&local_wal) == 0)
-		local_compact();
+	local_sync_start();
+	local_maybe_compact();
 }
 
 /* Replay one record into the table. */
@@ -807,6 +863,10 @@ local_init(struct event_base *base, const char *state_dir, char *err, size_t err
 			goto fail;
 		}
 	}
+	if (fsyncer_init(base, local_synced, NULL) != 0) {
+		snprintf(err, errlen, "starting the fsync thread: %s", strerror(errno));
+		goto fail;
+	}
 	held = local_restore_clocks();
 	local_snap_size = local_wal.size;
 	log_info("local: state %s/%s: %llu records, %zu names, %u leases held until their "
@@ -835,9 +895,12 @@ local_shutdown(void)
 		    (unsigned long long)local_nsynced,
 		    (double)local_nsynced / (double)local_nsyncs,
 		    (long long)(local_sync_us / (int64_t)local_nsyncs));
-	TAILQ_CONCAT(&local_durable, &local_calls, q);
-	TAILQ_CONCAT(&local_calls, &local_durable, q);
-	local_ndurable = 0;
+	/* Let a sync in flight end; its calls are failed below with the others. */
+	fsyncer_shutdown();
+	TAILQ_CONCAT(&local_syncing, &local_durable, q);
+	TAILQ_CONCAT(&local_syncing, &local_calls, q);
+	TAILQ_CONCAT(&local_calls, &local_syncing, q);
+	local_ndurable = local_nsyncing = 0;
 	/* A grant nobody will hear of is undone rather than left to expire. */
 	TAILQ_FOREACH(c, &local_calls, q) {
 		if (c->grant != NULL && c->grant->held &&
