@@ -32,7 +32,8 @@
 /* One transfer in flight. */
 struct xfer {
 	CURL			*easy;
-	struct curl_slist	*hdrs;
+	struct curl_slist	 auth;		/* "Authorization: ..." then a shared list */
+	char			*auth_line;	/* wiped and freed with x */
 	char			*buf;		/* response body, NUL-terminated */
 	size_t			 len;
 	size_t			 cap;
@@ -49,6 +50,13 @@ struct xfer {
 	TAILQ_ENTRY(xfer)	 entry;
 	TAILQ_ENTRY(xfer)	 qentry;
 };
+
+/*
+ * The headers every request sends, [1] with a JSON body, [0] without; a request with
+ * the token puts its own Authorization line in front (x->auth), so that the token is
+ * only ever copied for the life of one transfer.
+ */
+static struct curl_slist	*up_hdrs[2];
 
 /* One socket curl asked us to watch. */
 struct usock {
@@ -85,6 +93,7 @@ static int			 up_auth_ok = -1;
 static char			 up_last_error[64 + CURL_ERROR_SIZE + 8];
 
 static void	upstream_check_done(void);
+static int	upstream_hdrs_init(void);
 
 /* True if host (as curl returns it) is a loopback name or address. */
 static int
@@ -286,17 +295,24 @@ upstream_write_fn(char *ptr, size_t size, size_t nmemb, void *userp)
 static void
 upstream_xfer_free(struct xfer *x)
 {
-	struct curl_slist	*h;
-
-	for (h = x->hdrs; h != NULL; h = h->next)
-		explicit_bzero(h->data, strlen(h->data));
-	curl_slist_free_all(x->hdrs);
+	if (x->auth_line != NULL) {
+		explicit_bzero(x->auth_line, strlen(x->auth_line));
+		free(x->auth_line);
+	}
 	if (x->buf != NULL && (x->flags & UPSTREAM_SECRET))
 		explicit_bzero(x->buf, x->cap);
 	free(x->buf);
 	if (x->easy != NULL) {
 		if (up_running && up_nidle < UPSTREAM_IDLE_MAX) {
-			curl_easy_reset(x->easy);
+			/*
+			 * Kept configured (no curl_easy_reset): upstream_start sets every
+			 * per-request option again.  Nothing may point at x any more.
+			 */
+			curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
+			curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, NULL);
+			curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, NULL);
+			curl_easy_setopt(x->easy, CURLOPT_PRIVATE, NULL);
+			curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, NULL);
 			up_idle[up_nidle++] = x->easy;
 		} else
 			curl_easy_cleanup(x->easy);
@@ -443,7 +459,8 @@ upstream_init(struct event_base *base, const struct config *cfg)
 
 	up_base = base;
 	if ((up_multi = curl_multi_init()) == NULL ||
-	    (up_timer = evtimer_new(base, upstream_timer_cb, NULL)) == NULL) {
+	    (up_timer = evtimer_new(base, upstream_timer_cb, NULL)) == NULL ||
+	    upstream_hdrs_init() != 0) {
 		log_error("cannot create the upstream pool");
 		return -1;
 	}
@@ -492,6 +509,9 @@ upstream_shutdown(void)
 	}
 	while (up_nidle > 0)
 		curl_easy_cleanup(up_idle[--up_nidle]);
+	curl_slist_free_all(up_hdrs[0]);
+	curl_slist_free_all(up_hdrs[1]);
+	up_hdrs[0] = up_hdrs[1] = NULL;
 	curl_multi_cleanup(up_multi);	/* closes connections: REMOVE for each socket */
 	up_multi = NULL;
 	if (up_timer != NULL)
@@ -503,74 +523,61 @@ upstream_shutdown(void)
 	curl_global_cleanup();
 }
 
-/* Append a header line; 0 or -1. */
+/* The shared header lists; 0 or -1. */
 static int
-upstream_header(struct xfer *x, const char *line)
+upstream_hdrs_init(void)
 {
+	const char		*fixed[] = { "Accept: application/json", "Expect:" };
 	struct curl_slist	*h;
+	size_t			 i;
+	int			 body;
 
-	if ((h = curl_slist_append(x->hdrs, line)) == NULL)
-		return -1;
-	x->hdrs = h;
+	for (body = 0; body < 2; body++) {
+		for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+			if ((h = curl_slist_append(up_hdrs[body], fixed[i])) == NULL)
+				return -1;
+			up_hdrs[body] = h;
+		}
+		/* "Content-Type:" with no value stops curl's form type on a body-less POST. */
+		if ((h = curl_slist_append(up_hdrs[body], body ?
+		    "Content-Type: application/json" : "Content-Type:")) == NULL)
+			return -1;
+		up_hdrs[body] = h;
+	}
 	return 0;
 }
 
-/* Add "Authorization: Bearer <token>", wiping the temporary copy. */
+/* The header list for x: the shared one, behind x's own Authorization line if any. */
 static int
-upstream_auth_header(struct xfer *x)
+upstream_headers(struct xfer *x, int body)
 {
 	static const char	 prefix[] = "Authorization: Bearer ";
-	char			 line[sizeof(prefix) + 4096 + 1];
 	const char		*tok;
 	size_t			 len;
-	int			 rc;
 
+	if (!(x->flags & UPSTREAM_AUTH))
+		return OCTO_OK;
 	if ((tok = token_get(&len)) == NULL)
 		return OCTO_ERR_AUTHENTICATION_REQUIRED;
-	if (len > sizeof(line) - sizeof(prefix))
-		return OCTO_ERR_INTERNAL;
-	memcpy(line, prefix, sizeof(prefix) - 1);
-	memcpy(line + sizeof(prefix) - 1, tok, len);
-	line[sizeof(prefix) - 1 + len] = '\0';
-	rc = upstream_header(x, line) == 0 ? OCTO_OK : OCTO_ERR_NOMEM;
-	explicit_bzero(line, sizeof(line));
-	return rc;
+	if ((x->auth_line = malloc(sizeof(prefix) + len)) == NULL)
+		return OCTO_ERR_NOMEM;
+	memcpy(x->auth_line, prefix, sizeof(prefix) - 1);
+	memcpy(x->auth_line + sizeof(prefix) - 1, tok, len);
+	x->auth_line[sizeof(prefix) - 1 + len] = '\0';
+	x->auth.data = x->auth_line;
+	x->auth.next = up_hdrs[body];
+	return OCTO_OK;
 }
 
-/*
- * Give x to curl: an easy handle (reused when one is idle), the headers with the
- * current token, and the options.  Returns OCTO_OK or an error; x keeps what it got.
- */
-static int
-upstream_start(struct xfer *x, const char *method, const char *path, const char *body)
+/* A new easy handle with the options every request shares; NULL when out of memory. */
+static CURL *
+upstream_easy_new(void)
 {
-	CURL	*e;
-	char	*url = NULL;
-	int	 post = strcmp(method, "POST") == 0, rc = OCTO_ERR_NOMEM;
-	int	 flags = x->flags;
+	CURL *e;
 
-	if (up_nidle > 0)
-		x->easy = up_idle[--up_nidle];
-	else if ((x->easy = curl_easy_init()) == NULL)
-		goto fail;
-	e = x->easy;
-
-	if (asprintf(&url, "%s%s", up_base_url, path) == -1) {
-		url = NULL;
-		goto fail;
-	}
-	/* "Content-Type:" with no value stops curl's form type on a body-less POST. */
-	if (upstream_header(x, "Accept: application/json") != 0 ||
-	    upstream_header(x, "Expect:") != 0 ||
-	    upstream_header(x, body != NULL ? "Content-Type: application/json" :
-	    "Content-Type:") != 0)
-		goto fail;
-	if ((flags & UPSTREAM_AUTH) && (rc = upstream_auth_header(x)) != OCTO_OK)
-		goto fail;
-	rc = OCTO_ERR_NOMEM;
-
+	if ((e = curl_easy_init()) == NULL)
+		return NULL;
 	/* Never CURLOPT_VERBOSE or a debug callback: they would print the token. */
-	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
@@ -585,17 +592,53 @@ upstream_start(struct xfer *x, const char *method, const char *path, const char 
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	if (up_ca_file != NULL)
-		curl_easy_setopt(e, CURLOPT_CAINFO, up_ca_file);
+	if (up_ca_file != NULL && curl_easy_setopt(e, CURLOPT_CAINFO, up_ca_file) !=
+	    CURLE_OK) {
+		curl_easy_cleanup(e);
+		return NULL;
+	}
 	/* A proxy from the environment must not carry a clear-text token off the host. */
 	if (up_plain_http)
 		curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, upstream_write_fn);
+	return e;
+}
+
+/*
+ * Give x to curl: an easy handle (an idle one keeps the shared options), the shared
+ * header list for its kind, and the per-request options, every one of them set again
+ * (method, body, URL, x's pointers).  Returns OCTO_OK or an error; x keeps what it got.
+ */
+static int
+upstream_start(struct xfer *x, const char *method, const char *path, const char *body)
+{
+	CURL	*e;
+	char	*url = NULL;
+	int	 post = strcmp(method, "POST") == 0, rc = OCTO_ERR_NOMEM;
+
+	if (up_nidle > 0)
+		x->easy = up_idle[--up_nidle];
+	else if ((x->easy = upstream_easy_new()) == NULL)
+		goto fail;
+	e = x->easy;
+
+	if (asprintf(&url, "%s%s", up_base_url, path) == -1) {
+		url = NULL;
+		goto fail;
+	}
+	if ((rc = upstream_headers(x, body != NULL)) != OCTO_OK)
+		goto fail;
+	rc = OCTO_ERR_NOMEM;
+
+	if (curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK)
+		goto fail;
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->auth_line != NULL ? &x->auth :
+	    up_hdrs[body != NULL]);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
 	if (post) {
 		/* A body-less POST still sends Content-Length: 0. */
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, body != NULL ?
@@ -603,10 +646,11 @@ upstream_start(struct xfer *x, const char *method, const char *path, const char 
 		if (curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body != NULL ? body : "") !=
 		    CURLE_OK)
 			goto fail;
-	} else if (strcmp(method, "GET") == 0)
+	} else {
 		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-	else
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);	/* DELETE */
+		if (strcmp(method, "GET") != 0)
+			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);	/* DELETE */
+	}
 
 	if (curl_multi_add_handle(up_multi, e) != CURLM_OK) {
 		rc = OCTO_ERR_INTERNAL;
