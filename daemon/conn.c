@@ -1,6 +1,7 @@
 /* conn.c - client connections: bounded buffers, framing, backpressure, one free path. */
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "lease.h"
 #include "log.h"
 #include "octo_proto.h"
+#include "procstat.h"
 #include "server.h"
 
 /* Output above this stops reading from the client until it drains below OUT_LOW. */
@@ -30,6 +32,10 @@ struct conn {
 	int		 fd;
 	uint64_t	 id;
 	struct access_peer peer;	/* credentials at connect time */
+	int		 peer_proc;	/* PROCSTAT_*: the peer process, as last seen */
+	uint64_t	 peer_start;	/* its start time, read at accept */
+	int64_t		 peer_seen;	/* loop time (us) of the last look at /proc */
+	int		 peer_last;	/* and what it said */
 	int		 refs;
 	int		 flags;
 #define CONN_DEAD	0x1	/* closed; waits for its last reference */
@@ -37,6 +43,7 @@ struct conn {
 #define CONN_DRAIN	0x4	/* close once output is sent (protocol error) */
 #define CONN_BATCH	0x8	/* inside the read callback: flush at its end */
 #define CONN_NOREAD	0x10	/* shutdown: take no new requests */
+#define CONN_PEERGONE	0x20	/* logged that the peer process has exited */
 	unsigned	 inflight;
 	unsigned	 leases;	/* for max_leases_per_client */
 
@@ -316,6 +323,8 @@ conn_new(int fd, const struct access_peer *peer)
 		goto fail;
 	c->fd = fd;
 	c->peer = *peer;
+	/* Who the pid is now: a pid alone may later name another process. */
+	c->peer_proc = procstat_read(peer->pid, &c->peer_start);
 	c->refs = 1;
 	c->id = conn_next_id++;
 	c->in_cap = conn_lim.max_msg + READ_CHUNK;
@@ -417,6 +426,51 @@ uid_t conn_uid(const struct conn *c) { return c->peer.uid; }
 gid_t conn_gid(const struct conn *c) { return c->peer.gid; }
 pid_t conn_pid(const struct conn *c) { return c->peer.pid; }
 uint64_t conn_id(const struct conn *c) { return c->id; }
+
+/*
+ * Is the peer still the process that connected?  Within one loop turn the first answer
+ * stands, so that a list of many leases of one client reads /proc once.
+ */
+int
+conn_peer_current(struct conn *c)
+{
+	struct timeval	tv;
+	int64_t		now = -1;
+	int		r;
+
+	switch (c->peer_proc) {
+	case PROCSTAT_UNKNOWN:
+		return -1;
+	case PROCSTAT_GONE:
+		r = 0;
+		break;
+	default:
+		if (event_base_gettimeofday_cached(server_base(), &tv) == 0)
+			now = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+		if (now != -1 && now == c->peer_seen)
+			return c->peer_last;
+		if ((r = procstat_same(c->peer.pid, c->peer_start)) == 0)
+			c->peer_proc = PROCSTAT_GONE;
+		c->peer_seen = now;
+		c->peer_last = r;
+		break;
+	}
+	if (r == 0 && !(c->flags & (CONN_PEERGONE | CONN_DEAD))) {
+		c->flags |= CONN_PEERGONE;
+		log_info("client id=%llu: client pid %d exited but its connection (inherited) is "
+		    "still open; its leases stay with the connection",
+		    (unsigned long long)c->id, (int)c->peer.pid);
+	}
+	return r;
+}
+
+/* The peer's start time as read at accept. */
+int
+conn_peer_start(const struct conn *c, uint64_t *start)
+{
+	*start = c->peer_start;
+	return c->peer_proc;
+}
 
 /* The packer appending to c's output. */
 msgpack_packer *

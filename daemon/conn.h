@@ -39,6 +39,16 @@ gid_t conn_gid(const struct conn *c);
 pid_t conn_pid(const struct conn *c);
 uint64_t conn_id(const struct conn *c);
 
+/*
+ * Is the peer still the process that connected (same pid and start time)?  1 yes, 0 it
+ * has exited (its pid may name another process now), -1 unknown (pid 0, /proc hidden).
+ * One read of /proc: call it when a pid is about to be reported, not per request.
+ */
+int conn_peer_current(struct conn *c);
+
+/* The peer's start time read at accept: PROCSTAT_ALIVE (*start set), _GONE or _UNKNOWN. */
+int conn_peer_start(const struct conn *c, uint64_t *start);
+
 /* The packer that appends to c's output; call conn_flush() when a message is complete. */
 msgpack_packer *conn_packer(struct conn *c);
 

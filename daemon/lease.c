@@ -14,6 +14,7 @@
 #include "lease.h"
 #include "log.h"
 #include "policy.h"
+#include "procstat.h"
 #include "session.h"
 
 /* Transient acquire failures are retried this long even without a wait. */
@@ -54,6 +55,8 @@ struct lease {
 	int		 counted_uid;	/* counted against uid's limit */
 	uid_t		 uid;
 	pid_t		 pid;
+	int		 pid_proc;	/* PROCSTAT_*: pid's process at connect time */
+	uint64_t	 pid_start;	/* and its start time */
 	int		 detached;
 	int64_t		 hold_until;	/* detached: renew until (monotonic) */
 
@@ -191,6 +194,7 @@ lease_new(const char *name)
 		free(ln);
 		return NULL;
 	}
+	ln->pid_proc = PROCSTAT_UNKNOWN;
 	TAILQ_INIT(&ln->waiters);
 	b = lease_hashfn(name) & (lease_nbuckets - 1);
 	ln->hnext = lease_hash[b];
@@ -261,14 +265,40 @@ lease_left(const struct lease *ln)
 	return (a < b ? a : b) - margin;
 }
 
-/* Short holder description for logs and "held" answers. */
-static void
-lease_holder(const struct lease *ln, char *buf, size_t len)
+/*
+ * The holder's pid to report: 0 for a detached lease, and 0 with *stale set when the
+ * process that connected has exited (its connection, inherited, may live on), so that
+ * nobody is pointed at an unrelated process that reuses the pid.
+ */
+static pid_t
+lease_holder_pid(const struct lease *ln, int *stale)
 {
+	int r;
+
+	*stale = 0;
 	if (ln->detached)
+		return 0;
+	if (ln->owner != NULL)
+		r = conn_peer_current(ln->owner);
+	else if (ln->pid_proc == PROCSTAT_ALIVE)
+		r = procstat_same(ln->pid, ln->pid_start);
+	else
+		r = ln->pid_proc == PROCSTAT_GONE ? 0 : -1;
+	if (r == 0) {
+		*stale = 1;
+		return 0;
+	}
+	return ln->pid;
+}
+
+/* Short holder description for "held" answers; pid is from lease_holder_pid(). */
+static void
+lease_holder(const struct lease *ln, pid_t pid, char *buf, size_t len)
+{
+	if (pid == 0)
 		snprintf(buf, len, "local:uid=%u", (unsigned)ln->uid);
 	else
-		snprintf(buf, len, "local:pid=%d,uid=%u", (int)ln->pid, (unsigned)ln->uid);
+		snprintf(buf, len, "local:pid=%d,uid=%u", (int)pid, (unsigned)ln->uid);
 }
 
 /* Lease ids appear in logs shortened: enough to correlate, not to use. */
@@ -315,11 +345,15 @@ lease_reply_acquired(struct req *r, const struct lease *ln, int64_t renew_after_
 static void
 lease_reply_local_held(struct req *r, const struct lease *ln)
 {
-	msgpack_packer	*pk = req_result_begin(r);
+	msgpack_packer	*pk;
 	char		 holder[64];
+	pid_t		 pid;
+	int		 stale;
 
-	lease_holder(ln, holder, sizeof(holder));
-	msgpack_pack_map(pk, 9);
+	pid = lease_holder_pid(ln, &stale);
+	lease_holder(ln, pid, holder, sizeof(holder));
+	pk = req_result_begin(r);
+	msgpack_pack_map(pk, 10);
 	pack_kv_str(pk, "status", "held");
 	pack_kv_str(pk, "name", ln->name);
 	pack_kv_str(pk, "holder_id", holder);
@@ -330,7 +364,12 @@ lease_reply_local_held(struct req *r, const struct lease *ln)
 	octo_proto_pack_str(pk, "local");
 	msgpack_pack_true(pk);
 	octo_proto_pack_str(pk, "holder_pid");
-	msgpack_pack_int32(pk, ln->detached ? 0 : ln->pid);
+	msgpack_pack_int32(pk, pid);
+	octo_proto_pack_str(pk, "holder_pid_stale");
+	if (stale)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
 	octo_proto_pack_str(pk, "holder_uid");
 	msgpack_pack_uint32(pk, ln->uid);
 	req_result_end(r);
@@ -488,6 +527,7 @@ lease_take(struct lease *ln, struct req *r, const struct lease_args *a)
 	ln->acq_req = r;
 	ln->uid = r->uid;
 	ln->pid = r->pid;
+	ln->pid_proc = conn_peer_start(r->conn, &ln->pid_start);
 	ln->detached = a->detach;
 	ln->owner = a->detach ? NULL : r->conn;
 	if (ln->owner != NULL)
@@ -1198,7 +1238,7 @@ lease_local_fields(const char *name, int64_t upstream_token)
 	return lease_find(name) != NULL || lease_tomb_match(name, upstream_token);
 }
 
-/* Pack "local": {state, pid, uid, detached} for a name this daemon knows. */
+/* Pack "local": {state, pid, pid_stale, uid, detached} for a name this daemon knows. */
 void
 lease_pack_local(msgpack_packer *pk, const char *name, int64_t upstream_token)
 {
@@ -1207,8 +1247,10 @@ lease_pack_local(msgpack_packer *pk, const char *name, int64_t upstream_token)
 		[L_HELD] = "held",
 		[L_RELEASING] = "releasing",
 	};
-	struct lease *ln = lease_find(name);
-	const char *state;
+	struct lease	*ln = lease_find(name);
+	const char	*state;
+	pid_t		 pid;
+	int		 stale;
 
 	octo_proto_pack_str(pk, "local");
 	if (lease_tomb_match(name, upstream_token))
@@ -1222,10 +1264,16 @@ lease_pack_local(msgpack_packer *pk, const char *name, int64_t upstream_token)
 		pack_kv_str(pk, "state", state);
 		return;
 	}
-	msgpack_pack_map(pk, 4);
+	pid = lease_holder_pid(ln, &stale);
+	msgpack_pack_map(pk, 5);
 	pack_kv_str(pk, "state", state);
 	octo_proto_pack_str(pk, "pid");
-	msgpack_pack_int32(pk, ln->detached ? 0 : ln->pid);
+	msgpack_pack_int32(pk, pid);
+	octo_proto_pack_str(pk, "pid_stale");
+	if (stale)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
 	octo_proto_pack_str(pk, "uid");
 	msgpack_pack_uint32(pk, ln->uid);
 	octo_proto_pack_str(pk, "detached");
