@@ -39,15 +39,17 @@ done
 dir=$(mktemp -d "${TMPDIR:-/tmp}/upbench.XXXXXX") || exit 1
 fake_pid=
 daemon_pid=
+daemon32_pid=
 # shellcheck disable=SC2317 # called by the EXIT trap
 stop() {
-	for p in $daemon_pid $fake_pid; do
+	for p in $daemon_pid $daemon32_pid $fake_pid; do
 		kill "$p" 2>/dev/null
 	done
-	for p in $daemon_pid $fake_pid; do
+	for p in $daemon_pid $daemon32_pid $fake_pid; do
 		wait "$p" 2>/dev/null
 	done
 	daemon_pid=
+	daemon32_pid=
 	fake_pid=
 }
 # shellcheck disable=SC2317
@@ -93,25 +95,25 @@ start_fake() {
 	url=$1://127.0.0.1:$(cat "$dir/port")
 }
 
-# Start octostored against $url; sets daemon_pid.
+# Start octostored against $url ($1 = scheme) as $2 (d or d32) with an upstream pool of
+# $3 connections (empty: the daemon's default); sets started_pid.
 start_daemon() {
 	{
 		echo "base_url = $url"
 		echo "token_file = $dir/token"
 		[ "$1" = https ] && echo "ca_file = $dir/ca.pem"
 		[ -n "${UPBENCH_LOG_LEVEL:-}" ] && echo "log_level = $UPBENCH_LOG_LEVEL"
-		[ -n "${UPBENCH_MAX_CONNECTIONS:-}" ] &&
-		    echo "upstream_max_connections = $UPBENCH_MAX_CONNECTIONS"
-	} >"$dir/d.conf"
-	"$octostored" --socket "$dir/d.sock" --config "$dir/d.conf" \
-	    >"$dir/d.log" 2>&1 &
-	daemon_pid=$!
+		[ -n "$3" ] && echo "upstream_max_connections = $3"
+	} >"$dir/$2.conf"
+	"$octostored" --socket "$dir/$2.sock" --config "$dir/$2.conf" \
+	    >"$dir/$2.log" 2>&1 &
+	started_pid=$!
 	i=0
-	until "$ctl" --socket "$dir/d.sock" ping >/dev/null 2>&1; do
+	until "$ctl" --socket "$dir/$2.sock" ping >/dev/null 2>&1; do
 		i=$((i + 1))
-		if [ "$i" -gt 200 ] || ! kill -0 "$daemon_pid" 2>/dev/null; then
+		if [ "$i" -gt 200 ] || ! kill -0 "$started_pid" 2>/dev/null; then
 			echo "run-upstream: octostored did not answer" >&2
-			tail -5 "$dir/d.log" >&2
+			tail -5 "$dir/$2.log" >&2
 			return 1
 		fi
 		sleep 0.05
@@ -167,7 +169,13 @@ for scheme in $schemes; do
 	cacert=
 	[ "$scheme" = https ] && cacert=$dir/ca.pem
 	start_fake "$scheme" || exit 1
-	start_daemon "$scheme" || exit 1
+	# The daemon as configured by default (pool of 8, or UPBENCH_MAX_CONNECTIONS), and
+	# one with a pool of 32, to compare with the 32-way multi loop, which opens 32
+	# connections, like for like.
+	start_daemon "$scheme" d "${UPBENCH_MAX_CONNECTIONS:-}" || exit 1
+	daemon_pid=$started_pid
+	start_daemon "$scheme" d32 32 || exit 1
+	daemon32_pid=$started_pid
 	r=$dir/$scheme
 	echo
 	echo "## $scheme (fake at $url)"
@@ -184,6 +192,7 @@ for scheme in $schemes; do
 	}
 	# All 32 clients once, so that the pool is warm.
 	run warm -c 32 daemon "$dir/d.sock"
+	run warm -c 32 daemon "$dir/d32.sock"
 	# Rounds alternate every measurement, so that a change in the machine's other load
 	# hits all of them alike; the round with the median ops/s is used.
 	newc=0
@@ -194,14 +203,15 @@ for scheme in $schemes; do
 		run easy easy
 		run multi -c 32 multi
 		# The same with at most 8 connections, the size of the daemon's default pool.
-		run multi8 -c 32 -m 8 multi
+		run multi8 -c 32 -m "${UPBENCH_MAX_CONNECTIONS:-8}" multi
 		run d1 -c 1 daemon "$dir/d.sock"
 		c0=$(fake_conns)
 		run d32 -c 32 daemon "$dir/d.sock"
+		run d32p32 -c 32 daemon "$dir/d32.sock"
 		c1=$(fake_conns)
 		newc=$((newc + c1 - c0 - 1))
 	done
-	for out in echo easy multi multi8 d1 d32; do
+	for out in echo easy multi multi8 d1 d32 d32p32; do
 		sort -t= -k5 -n "$r.$out" >"$r.$out.all"
 		sed -n "$(((rounds + 1) / 2))p" "$r.$out.all" >"$r.$out"
 		sed "s/^result /  /; s/\$/  (median of $rounds)/" "$r.$out"
@@ -226,9 +236,18 @@ for scheme in $schemes; do
 	    "$(awk -v d="$d" -v e="$e" -v k="$k" 'BEGIN { print d / (e + k) }')" "<=" 1.2
 	verdict "1 client: daemon op / (echo + easy request), p50" \
 	    "$(awk -v d="$dp" -v e="$ep" -v k="$kp" 'BEGIN { print d / (e + k) }')" "<=" 1.2
-	verdict "32 clients: daemon ops/s / direct multi ops/s" \
-	    "$(awk -v d="$(field "$r.d32" ops_per_s)" -v m="$(field "$r.multi" ops_per_s)" \
+	pool=${UPBENCH_MAX_CONNECTIONS:-8}
+	verdict "32 clients, pool $pool: daemon / multi on <= $pool connections" \
+	    "$(awk -v d="$(field "$r.d32" ops_per_s)" -v m="$(field "$r.multi8" ops_per_s)" \
 	    'BEGIN { print d / m }')" ">=" 0.8
+	verdict "32 clients, pool 32: daemon / multi on 32 connections" \
+	    "$(awk -v d="$(field "$r.d32p32" ops_per_s)" -v m="$(field "$r.multi" ops_per_s)" \
+	    'BEGIN { print d / m }')" ">=" 0.8
+	awk -v d="$(field "$r.d32" ops_per_s)" -v m="$(field "$r.multi" ops_per_s)" \
+	    -v p="$pool" 'BEGIN {
+		printf "  %-52s %8.2f  (pool %d against 32 connections: not like for like)\n",
+		    "32 clients: daemon / multi on 32 connections", d / m, p
+	}'
 	verdict "new upstream connections in steady state" "$newc" "<=" 0
 	if [ "$scheme" = https ]; then
 		verdict "process pairs: curl / octostorectl" "$(field "$r.procs" ratio)" ">=" 10
