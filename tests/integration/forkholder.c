@@ -7,9 +7,10 @@
  *                                child, keeping the connection, prints "ready CHILDPID"
  *                                once the parent is gone and waits for EOF on stdin (or
  *                                SIGTERM); EOF before "fork" just exits
- *   forkholder probe SOCK NAME   status and acquire of NAME on a new connection; prints
- *                                one line: status=S local=STATE pid=P pid_stale=B
- *                                held=S holder_pid=P holder_pid_stale=B holder_id=ID
+ *   forkholder probe SOCK NAME   status, list and acquire of NAME on a new connection;
+ *                                prints one line: status=S local=STATE pid=P
+ *                                pid_stale=B list_pid=P list_pid_stale=B held=S
+ *                                holder_pid=P holder_pid_stale=B holder_id=ID
  *                                (B is true, false or absent; -1 for an absent number)
  *
  * Exit status 0, or 1 on any failure (with a message on stderr).
@@ -132,9 +133,10 @@ probe_open(struct probe *p, const char *sock)
 	msgpack_packer_init(&p->pk, &p->sb, msgpack_sbuffer_write);
 }
 
-/* Call method with {"name": name}; the result map (valid until the next call). */
+/* Call method with {key: value}; the result map (valid until the next call). */
 static const msgpack_object *
-probe_call(struct probe *p, uint32_t msgid, const char *method, const char *name)
+probe_call(struct probe *p, uint32_t msgid, const char *method, const char *key,
+    const char *value)
 {
 	struct octo_proto_limits	 lim;
 	struct pollfd			 pfd = { .fd = p->fd, .events = POLLIN };
@@ -146,8 +148,8 @@ probe_call(struct probe *p, uint32_t msgid, const char *method, const char *name
 	msgpack_sbuffer_clear(&p->sb);
 	octo_proto_pack_request(&p->pk, msgid, method);
 	msgpack_pack_map(&p->pk, 1);
-	octo_proto_pack_str(&p->pk, "name");
-	octo_proto_pack_str(&p->pk, name);
+	octo_proto_pack_str(&p->pk, key);
+	octo_proto_pack_str(&p->pk, value);
 	for (off = 0; off < p->sb.size; off += (size_t)n) {
 		if ((n = send(p->fd, p->sb.data + off, p->sb.size - off, MSG_NOSIGNAL)) == -1)
 			die("send", strerror(errno));
@@ -215,10 +217,13 @@ static int
 probe(const char *sock, const char *name)
 {
 	struct probe		 p;
-	const msgpack_object	*res, *loc;
+	const msgpack_object	*res, *loc, *locks, *e;
+	const char		*s;
+	size_t			 len;
+	uint32_t		 i;
 
 	probe_open(&p, sock);
-	res = probe_call(&p, 1, "status", name);
+	res = probe_call(&p, 1, "status", "name", name);
 	if (octo_proto_get(res, "local", &loc) != OCTO_OK ||
 	    loc->type != MSGPACK_OBJECT_MAP)
 		loc = NULL;
@@ -226,7 +231,23 @@ probe(const char *sock, const char *name)
 	put_str("local", loc, "state");
 	put_int("pid", loc, "pid");
 	put_bool("pid_stale", loc, "pid_stale");
-	res = probe_call(&p, 2, "acquire", name);
+	/* list: the entry for name, with its own local view. */
+	res = probe_call(&p, 2, "list", "prefix", name);
+	loc = NULL;
+	if (octo_proto_get(res, "locks", &locks) == OCTO_OK &&
+	    locks->type == MSGPACK_OBJECT_ARRAY)
+		for (i = 0; i < locks->via.array.size; i++) {
+			e = &locks->via.array.ptr[i];
+			if (e->type == MSGPACK_OBJECT_MAP &&
+			    octo_proto_get_str(e, "name", &s, &len) == OCTO_OK &&
+			    len == strlen(name) && memcmp(s, name, len) == 0 &&
+			    octo_proto_get(e, "local", &loc) == OCTO_OK &&
+			    loc->type != MSGPACK_OBJECT_MAP)
+				loc = NULL;
+		}
+	put_int("list_pid", loc, "pid");
+	put_bool("list_pid_stale", loc, "pid_stale");
+	res = probe_call(&p, 3, "acquire", "name", name);
 	put_str("held", res, "status");
 	put_int("holder_pid", res, "holder_pid");
 	put_bool("holder_pid_stale", res, "holder_pid_stale");

@@ -57,6 +57,7 @@ p=$(probe)
 echo "# $p"
 check "status: held locally by pid $pid, not stale" \
     [ "$p" != "${p#* status=held local=held pid=$pid pid_stale=false }" ]
+check "list: the same" [ "$p" != "${p#* list_pid=$pid list_pid_stale=false }" ]
 check "held reply: holder_pid $pid, not stale, holder_id local:pid=$pid,uid=$uid" \
     [ "$p" != "${p#* held=held holder_pid=$pid holder_pid_stale=false holder_id=local:pid=$pid,uid=$uid}" ]
 "$CTL" acquire peer/a >"$OCTO_TMP/ctl" 2>&1
@@ -74,6 +75,7 @@ p=$(probe)
 echo "# $p"
 check "status: still held locally, pid 0, pid_stale true" \
     [ "$p" != "${p#* status=held local=held pid=0 pid_stale=true }" ]
+check "list: the same" [ "$p" != "${p#* list_pid=0 list_pid_stale=true }" ]
 check "held reply: holder_pid 0, holder_pid_stale true, holder_id local:uid=$uid" \
     [ "$p" != "${p#* held=held holder_pid=0 holder_pid_stale=true holder_id=local:uid=$uid}" ]
 "$CTL" acquire peer/a >"$OCTO_TMP/ctl" 2>&1
