@@ -13,6 +13,7 @@
 #include "dispatch.h"
 #include "lease.h"
 #include "log.h"
+#include "nametab.h"
 #include "policy.h"
 #include "procstat.h"
 #include "session.h"
@@ -78,7 +79,7 @@ struct lease {
 	struct event	*deadline_ev;	/* authority deadline */
 	struct waitq	 waiters;
 
-	struct lease	*hnext;		/* hash chain */
+	struct nament	 ent;		/* in lease_tab, by name */
 	LIST_ENTRY(lease) all;
 };
 
@@ -89,8 +90,7 @@ struct tomb {
 };
 
 static struct event_base *lease_base;
-static struct lease	**lease_hash;
-static size_t		  lease_nbuckets;
+static struct nametab	  lease_tab;
 static unsigned		  lease_n;
 static LIST_HEAD(, lease) lease_all = LIST_HEAD_INITIALIZER(lease_all);
 static struct tomb	  lease_tombs[TOMBSTONE_MAX];
@@ -115,24 +115,12 @@ static void	lease_release_send(struct lease *);
 static void	lease_done(struct lease *);
 static void	lease_renewed(const struct backend_result *, void *);
 
-/* FNV-1a. */
-static size_t
-lease_hashfn(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	while (*s != '\0')
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return (size_t)h;
-}
-
 /* Set up. */
 void
 lease_init(struct event_base *base)
 {
 	lease_base = base;
-	lease_nbuckets = 1024;
-	lease_hash = calloc(lease_nbuckets, sizeof(*lease_hash));
+	nametab_init(&lease_tab, 1024);
 	srandom((unsigned)policy_mono_ms() ^ (unsigned)getpid());
 }
 
@@ -140,34 +128,9 @@ lease_init(struct event_base *base)
 static struct lease *
 lease_find(const char *name)
 {
-	struct lease *ln;
+	struct nament *e = nametab_find(&lease_tab, name);
 
-	for (ln = lease_hash[lease_hashfn(name) & (lease_nbuckets - 1)]; ln != NULL;
-	    ln = ln->hnext)
-		if (strcmp(ln->name, name) == 0)
-			return ln;
-	return NULL;
-}
-
-/* Double the table when it is full. */
-static void
-lease_grow(void)
-{
-	struct lease	**nh, *ln, *next;
-	size_t		  i, nb = lease_nbuckets * 2;
-
-	if ((nh = calloc(nb, sizeof(*nh))) == NULL)
-		return;
-	for (i = 0; i < lease_nbuckets; i++) {
-		for (ln = lease_hash[i]; ln != NULL; ln = next) {
-			next = ln->hnext;
-			ln->hnext = nh[lease_hashfn(ln->name) & (nb - 1)];
-			nh[lease_hashfn(ln->name) & (nb - 1)] = ln;
-		}
-	}
-	free(lease_hash);
-	lease_hash = nh;
-	lease_nbuckets = nb;
+	return e != NULL ? NAMETAB_ENTRY(e, struct lease, ent) : NULL;
 }
 
 /* New entry for name. */
@@ -175,10 +138,7 @@ static struct lease *
 lease_new(const char *name)
 {
 	struct lease	*ln;
-	size_t		 b;
 
-	if (lease_n >= lease_nbuckets)
-		lease_grow();
 	if ((ln = calloc(1, sizeof(*ln))) == NULL)
 		return NULL;
 	if ((ln->name = strdup(name)) == NULL) {
@@ -187,18 +147,19 @@ lease_new(const char *name)
 	}
 	ln->timer = evtimer_new(lease_base, lease_timer_cb, ln);
 	ln->deadline_ev = evtimer_new(lease_base, lease_deadline_cb, ln);
-	if (ln->timer == NULL || ln->deadline_ev == NULL) {
+	ln->ent.key = ln->name;
+	if (ln->timer == NULL || ln->deadline_ev == NULL ||
+	    nametab_insert(&lease_tab, &ln->ent) != 0) {
 		if (ln->timer != NULL)
 			event_free(ln->timer);
+		if (ln->deadline_ev != NULL)
+			event_free(ln->deadline_ev);
 		free(ln->name);
 		free(ln);
 		return NULL;
 	}
 	ln->pid_proc = PROCSTAT_UNKNOWN;
 	TAILQ_INIT(&ln->waiters);
-	b = lease_hashfn(name) & (lease_nbuckets - 1);
-	ln->hnext = lease_hash[b];
-	lease_hash[b] = ln;
 	LIST_INSERT_HEAD(&lease_all, ln, all);
 	lease_n++;
 	return ln;
@@ -208,12 +169,7 @@ lease_new(const char *name)
 static void
 lease_free(struct lease *ln)
 {
-	struct lease **p;
-
-	for (p = &lease_hash[lease_hashfn(ln->name) & (lease_nbuckets - 1)]; *p != ln;
-	    p = &(*p)->hnext)
-		;
-	*p = ln->hnext;
+	nametab_remove(&lease_tab, &ln->ent);
 	LIST_REMOVE(ln, all);
 	lease_n--;
 	event_free(ln->timer);
@@ -1220,8 +1176,7 @@ lease_free_all(void)
 		ln->inflight = 0;
 		lease_done(ln);
 	}
-	free(lease_hash);
-	lease_hash = NULL;
+	nametab_free(&lease_tab);
 }
 
 /* Is (name, token) a lease this daemon has declared lost? */

@@ -15,6 +15,7 @@
 #include "fsyncer.h"
 #include "local.h"
 #include "log.h"
+#include "nametab.h"
 #include "octostore_err.h"
 #include "policy.h"
 #include "wal.h"
@@ -40,7 +41,7 @@ struct llock {
 	char		*metadata;
 	int64_t		 delay_mono;	/* release delay ends */
 	int64_t		 delay_wall;
-	struct llock	*hnext;
+	struct nament	 ent;		/* in local_tab, by name */
 };
 
 struct lsession {
@@ -72,9 +73,7 @@ static struct wal		 local_wal;
 static int			 local_open;
 static int			 local_stopping;
 static char			*local_dir;
-static struct llock		**local_hash;
-static size_t			 local_nbuckets;
-static size_t			 local_n;
+static struct nametab		 local_tab;
 static int64_t			 local_floor;	/* every new token is above it */
 static off_t			 local_snap_size;
 static off_t			 local_compact_min = LOCAL_COMPACT_MIN;
@@ -131,52 +130,14 @@ local_uuid(char *out)
 	return 0;
 }
 
-/* FNV-1a. */
-static size_t
-local_hashfn(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	while (*s != '\0')
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return (size_t)h;
-}
+#define LOCAL_LOCK(e)	NAMETAB_ENTRY(e, struct llock, ent)
 
 static struct llock *
 local_find(const char *name)
 {
-	struct llock *l;
+	struct nament *e = nametab_find(&local_tab, name);
 
-	if (local_hash == NULL)
-		return NULL;
-	for (l = local_hash[local_hashfn(name) & (local_nbuckets - 1)]; l != NULL;
-	    l = l->hnext)
-		if (strcmp(l->name, name) == 0)
-			return l;
-	return NULL;
-}
-
-/* Double the table. */
-static int
-local_grow(void)
-{
-	struct llock	**nh, *l, *next;
-	size_t		  i, nb = local_nbuckets == 0 ? 1024 : local_nbuckets * 2, b;
-
-	if ((nh = calloc(nb, sizeof(*nh))) == NULL)
-		return -1;
-	for (i = 0; i < local_nbuckets; i++) {
-		for (l = local_hash[i]; l != NULL; l = next) {
-			next = l->hnext;
-			b = local_hashfn(l->name) & (nb - 1);
-			l->hnext = nh[b];
-			nh[b] = l;
-		}
-	}
-	free(local_hash);
-	local_hash = nh;
-	local_nbuckets = nb;
-	return 0;
+	return e != NULL ? LOCAL_LOCK(e) : NULL;
 }
 
 /* The entry for name, created free when missing; NULL on ENOMEM. */
@@ -184,20 +145,19 @@ static struct llock *
 local_get(const char *name)
 {
 	struct llock	*l;
-	size_t		 b;
 
 	if ((l = local_find(name)) != NULL)
 		return l;
-	if (local_n >= local_nbuckets && local_grow() != 0 && local_nbuckets == 0)
-		return NULL;
 	if ((l = calloc(1, sizeof(*l))) == NULL || (l->name = strdup(name)) == NULL) {
 		free(l);
 		return NULL;
 	}
-	b = local_hashfn(name) & (local_nbuckets - 1);
-	l->hnext = local_hash[b];
-	local_hash[b] = l;
-	local_n++;
+	l->ent.key = l->name;
+	if (nametab_insert(&local_tab, &l->ent) != 0) {
+		free(l->name);
+		free(l);
+		return NULL;
+	}
 	return l;
 }
 
@@ -519,6 +479,7 @@ local_session_terminate(const char *session_id, backend_cb cb, void *arg)
 {
 	struct lsession	*s;
 	struct llock	*l;
+	struct nament	*e;
 	struct lcall	*c;
 	size_t		 i;
 
@@ -530,10 +491,11 @@ local_session_terminate(const char *session_id, backend_cb cb, void *arg)
 		local_fail(c, OCTO_ERR_NOT_FOUND, "session not found");
 		return OCTO_OK;
 	}
-	for (i = 0; i < local_nbuckets; i++)
-		for (l = local_hash[i]; l != NULL; l = l->hnext)
-			if (l->held && l->session == s)
-				local_end(l, 0);
+	NAMETAB_FOREACH(e, &local_tab, i) {
+		l = LOCAL_LOCK(e);
+		if (l->held && l->session == s)
+			local_end(l, 0);
+	}
 	LIST_REMOVE(s, entry);
 	explicit_bzero(s, sizeof(*s));
 	free(s);
@@ -546,6 +508,7 @@ local_compact(void)
 {
 	struct wal_rec	 r;
 	struct llock	*l;
+	struct nament	*ent;
 	int64_t		 now = policy_boot_ms();
 	size_t		 i;
 	int		 e = 0;
@@ -557,29 +520,30 @@ local_compact(void)
 		r.token = local_floor;
 		e |= wal_compact_add(&local_wal, &r);
 	}
-	for (i = 0; i < local_nbuckets && e == 0; i++) {
-		for (l = local_hash[i]; l != NULL && e == 0; l = l->hnext) {
-			local_refresh(l, now);
-			memset(&r, 0, sizeof(r));
-			snprintf(r.name, sizeof(r.name), "%s", l->name);
-			r.token = l->token;
-			if (l->held) {
-				r.type = WAL_GRANT;
-				snprintf(r.lease_id, sizeof(r.lease_id), "%s", l->lease_id);
-				r.expires_ms = l->exp_wall;
-				r.ttl = l->ttl;
-				r.lock_delay = l->lock_delay;
-				if (l->metadata != NULL) {
-					r.has_metadata = 1;
-					snprintf(r.metadata, sizeof(r.metadata), "%s",
-					    l->metadata);
-				}
-			} else {
-				r.type = WAL_TOKEN;
-				r.expires_ms = now < l->delay_mono ? l->delay_wall : 0;
+	NAMETAB_FOREACH(ent, &local_tab, i) {
+		if (e != 0)
+			break;
+		l = LOCAL_LOCK(ent);
+		local_refresh(l, now);
+		memset(&r, 0, sizeof(r));
+		snprintf(r.name, sizeof(r.name), "%s", l->name);
+		r.token = l->token;
+		if (l->held) {
+			r.type = WAL_GRANT;
+			snprintf(r.lease_id, sizeof(r.lease_id), "%s", l->lease_id);
+			r.expires_ms = l->exp_wall;
+			r.ttl = l->ttl;
+			r.lock_delay = l->lock_delay;
+			if (l->metadata != NULL) {
+				r.has_metadata = 1;
+				snprintf(r.metadata, sizeof(r.metadata), "%s",
+				    l->metadata);
 			}
-			e |= wal_compact_add(&local_wal, &r);
+		} else {
+			r.type = WAL_TOKEN;
+			r.expires_ms = now < l->delay_mono ? l->delay_wall : 0;
 		}
+		e |= wal_compact_add(&local_wal, &r);
 	}
 	if (e != 0 || wal_compact_commit(&local_wal) != 0) {
 		snprintf(local_err, sizeof(local_err), "compacting %s/%s: %s", local_dir,
@@ -589,7 +553,7 @@ local_compact(void)
 	}
 	local_snap_size = local_wal.size;
 	log_debug("local: log compacted to %lld bytes, %zu names",
-	    (long long)local_wal.size, local_n);
+	    (long long)local_wal.size, local_tab.n);
 	return 0;
 }
 
@@ -808,20 +772,20 @@ local_restore_clocks(void)
 {
 	int64_t		 mono = policy_boot_ms(), wall = local_wall_ms();
 	struct llock	*l;
+	struct nament	*e;
 	unsigned	 held = 0;
 	size_t		 i;
 
-	for (i = 0; i < local_nbuckets; i++) {
-		for (l = local_hash[i]; l != NULL; l = l->hnext) {
-			l->delay_mono = l->delay_wall > wall ? mono + l->delay_wall - wall : 0;
-			if (!l->held)
-				continue;
-			l->exp_mono = mono + (l->exp_wall - wall);
-			local_fmt_time(l->exp_wall, l->expires_at, sizeof(l->expires_at));
-			local_refresh(l, mono);
-			if (l->held)
-				held++;
-		}
+	NAMETAB_FOREACH(e, &local_tab, i) {
+		l = LOCAL_LOCK(e);
+		l->delay_mono = l->delay_wall > wall ? mono + l->delay_wall - wall : 0;
+		if (!l->held)
+			continue;
+		l->exp_mono = mono + (l->exp_wall - wall);
+		local_fmt_time(l->exp_wall, l->expires_at, sizeof(l->expires_at));
+		local_refresh(l, mono);
+		if (l->held)
+			held++;
 	}
 	return held;
 }
@@ -839,7 +803,7 @@ local_init(struct event_base *base, const char *state_dir, char *err, size_t err
 		local_compact_min = (off_t)strtoll(v, NULL, 10);	/* tests only */
 	if ((local_dir = strdup(state_dir)) == NULL ||
 	    (local_commit_ev = event_new(base, -1, 0, local_commit_cb, NULL)) == NULL ||
-	    local_grow() != 0) {
+	    nametab_init(&local_tab, 1024) != 0) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -871,7 +835,7 @@ local_init(struct event_base *base, const char *state_dir, char *err, size_t err
 	local_snap_size = local_wal.size;
 	log_info("local: state %s/%s: %llu records, %zu names, %u leases held until their "
 	    "TTL runs out, highest token %lld", state_dir, WAL_FILE,
-	    (unsigned long long)local_wal.replayed, local_n, held,
+	    (unsigned long long)local_wal.replayed, local_tab.n, held,
 	    (long long)(max > local_floor ? max : local_floor));
 	return 0;
 fail:
@@ -884,7 +848,8 @@ void
 local_shutdown(void)
 {
 	struct lsession	*s;
-	struct llock	*l, *next;
+	struct llock	*l;
+	struct nament	*e, *next;
 	struct lcall	*c;
 	size_t		 i;
 
@@ -922,17 +887,16 @@ local_shutdown(void)
 	if (local_open)
 		wal_close(&local_wal);
 	local_open = 0;
-	for (i = 0; i < local_nbuckets; i++) {
-		for (l = local_hash[i]; l != NULL; l = next) {
-			next = l->hnext;
+	for (i = 0; i < local_tab.nb; i++) {
+		for (e = local_tab.b[i]; e != NULL; e = next) {
+			next = e->hnext;
+			l = LOCAL_LOCK(e);
 			local_drop(l);
 			free(l->name);
 			free(l);
 		}
 	}
-	free(local_hash);
-	local_hash = NULL;
-	local_nbuckets = local_n = 0;
+	nametab_free(&local_tab);
 	while ((s = LIST_FIRST(&local_sessions)) != NULL) {
 		LIST_REMOVE(s, entry);
 		free(s);
@@ -984,20 +948,20 @@ int
 local_list(const char *prefix, struct api_list *out)
 {
 	struct llock	*l, **v;
+	struct nament	*e;
 	int64_t		 now = policy_boot_ms();
 	size_t		 i, n = 0, plen = prefix != NULL ? strlen(prefix) : 0;
 
 	memset(out, 0, sizeof(*out));
 	free(local_listv);
 	local_listv = NULL;
-	if ((v = calloc(local_n + 1, sizeof(*v))) == NULL)
+	if ((v = calloc(local_tab.n + 1, sizeof(*v))) == NULL)
 		return -1;
-	for (i = 0; i < local_nbuckets; i++) {
-		for (l = local_hash[i]; l != NULL; l = l->hnext) {
-			local_refresh(l, now);
-			if (l->held && strncmp(l->name, prefix != NULL ? prefix : "", plen) == 0)
-				v[n++] = l;
-		}
+	NAMETAB_FOREACH(e, &local_tab, i) {
+		l = LOCAL_LOCK(e);
+		local_refresh(l, now);
+		if (l->held && strncmp(l->name, prefix != NULL ? prefix : "", plen) == 0)
+			v[n++] = l;
 	}
 	qsort(v, n, sizeof(*v), local_cmp);
 	if ((out->locks = calloc(n + 1, sizeof(*out->locks))) == NULL) {
