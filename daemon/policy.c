@@ -33,7 +33,7 @@ policy_first_renew_delay(int64_t renew_after_ms, int64_t ttl_ms, uint32_t rnd)
 	return d / 4 + (int64_t)((uint64_t)(d - d / 4) * rnd / UINT32_MAX);
 }
 
-/* Round now + delay down to a grid of delay/20 ms (1..100 ms). */
+/* Round now + delay down to a grid of delay/20 ms (1..250 ms). */
 int64_t
 policy_renew_slot(int64_t now_ms, int64_t delay_ms)
 {
@@ -41,8 +41,8 @@ policy_renew_slot(int64_t now_ms, int64_t delay_ms)
 
 	if (delay_ms <= 0)
 		return 0;
-	if (grid > 100)
-		grid = 100;
+	if (grid > 250)
+		grid = 250;
 	if (grid < 1)
 		grid = 1;
 	due = now_ms + delay_ms;

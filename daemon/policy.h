@@ -25,7 +25,7 @@ int64_t policy_first_renew_delay(int64_t renew_after_ms, int64_t ttl_ms, uint32_
 
 /*
  * The renewal delay moved earlier so that now_ms + result falls on a grid of delay/20 ms
- * (1 to 100 ms) shared by every lease, so that renewals due close together fire in one
+ * (1 to 250 ms) shared by every lease, so that renewals due close together fire in one
  * loop turn and share wake-ups.  Never later than delay_ms, never negative.
  */
 int64_t policy_renew_slot(int64_t now_ms, int64_t delay_ms);

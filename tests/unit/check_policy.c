@@ -57,8 +57,8 @@ START_TEST(test_renew_slot)
 	int64_t now, d, r, grid;
 	int i;
 
-	ck_assert_int_eq(policy_renew_slot(12345, 10000), 10000 - 45);	/* grid 100 */
-	ck_assert_int_eq(policy_renew_slot(12300, 10000), 10000);	/* on the grid */
+	ck_assert_int_eq(policy_renew_slot(12345, 10000), 10000 - 95);	/* grid 250 */
+	ck_assert_int_eq(policy_renew_slot(12250, 10000), 10000);	/* on the grid */
 	ck_assert_int_eq(policy_renew_slot(7, 100), 98);		/* grid 5 */
 	ck_assert_int_eq(policy_renew_slot(7, 10), 10);			/* grid 1 */
 	ck_assert_int_eq(policy_renew_slot(7, 0), 0);
@@ -67,7 +67,7 @@ START_TEST(test_renew_slot)
 	for (i = 0; i < 100000; i++) {
 		now = policy_rand32();
 		d = 1 + policy_rand32() % 20000;
-		grid = d / 20 > 100 ? 100 : d / 20 < 1 ? 1 : d / 20;
+		grid = d / 20 > 250 ? 250 : d / 20 < 1 ? 1 : d / 20;
 		r = policy_renew_slot(now, d);
 		ck_assert_int_le(r, d);
 		ck_assert_int_gt(r, d - grid);
