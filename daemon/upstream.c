@@ -271,7 +271,7 @@ upstream_write_fn(char *ptr, size_t size, size_t nmemb, void *userp)
 		return 0;
 	}
 	if (x->len + n + 1 > x->cap) {
-		ncap = x->cap == 0 ? 1024 : x->cap;
+		ncap = x->cap == 0 ? 512 : x->cap;	/* tcache-sized: replies are ~200 B */
 		while (ncap < x->len + n + 1)
 			ncap *= 2;
 		if ((nbuf = malloc(ncap)) == NULL)
