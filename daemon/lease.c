@@ -91,7 +91,6 @@ struct tomb {
 
 static struct event_base *lease_base;
 static struct nametab	  lease_tab;
-static unsigned		  lease_n;
 static LIST_HEAD(, lease) lease_all = LIST_HEAD_INITIALIZER(lease_all);
 static struct tomb	  lease_tombs[TOMBSTONE_MAX];
 static unsigned		  lease_ntombs;
@@ -161,7 +160,6 @@ lease_new(const char *name)
 	ln->pid_proc = PROCSTAT_UNKNOWN;
 	TAILQ_INIT(&ln->waiters);
 	LIST_INSERT_HEAD(&lease_all, ln, all);
-	lease_n++;
 	return ln;
 }
 
@@ -171,7 +169,6 @@ lease_free(struct lease *ln)
 {
 	nametab_remove(&lease_tab, &ln->ent);
 	LIST_REMOVE(ln, all);
-	lease_n--;
 	event_free(ln->timer);
 	event_free(ln->deadline_ev);
 	free(ln->metadata);
@@ -185,7 +182,7 @@ lease_free(struct lease *ln)
 unsigned
 lease_count(void)
 {
-	return lease_n;
+	return (unsigned)lease_tab.n;
 }
 
 /* Arm ev ms from now. */
@@ -278,6 +275,17 @@ pack_kv_str(msgpack_packer *pk, const char *key, const char *v)
 		octo_proto_pack_str(pk, v);
 }
 
+/* Pack a boolean. */
+static void
+pack_kv_bool(msgpack_packer *pk, const char *key, int v)
+{
+	octo_proto_pack_str(pk, key);
+	if (v)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+}
+
 /* Answer an acquire with the lease we hold. */
 static void
 lease_reply_acquired(struct req *r, const struct lease *ln, int64_t renew_after_ms)
@@ -317,15 +325,10 @@ lease_reply_local_held(struct req *r, const struct lease *ln)
 	octo_proto_pack_str(pk, "retry_after_ms");
 	msgpack_pack_int64(pk, ln->state == L_HELD ? 1000 : 100);
 	pack_kv_str(pk, "metadata", ln->state == L_HELD ? ln->metadata : NULL);
-	octo_proto_pack_str(pk, "local");
-	msgpack_pack_true(pk);
+	pack_kv_bool(pk, "local", 1);
 	octo_proto_pack_str(pk, "holder_pid");
 	msgpack_pack_int32(pk, pid);
-	octo_proto_pack_str(pk, "holder_pid_stale");
-	if (stale)
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
+	pack_kv_bool(pk, "holder_pid_stale", stale);
 	octo_proto_pack_str(pk, "holder_uid");
 	msgpack_pack_uint32(pk, ln->uid);
 	req_result_end(r);
@@ -1053,8 +1056,7 @@ lease_released(const struct backend_result *res, void *arg)
 			pk = req_result_begin(ln->ctl_req);
 			msgpack_pack_map(pk, 2);
 			pack_kv_str(pk, "name", ln->name);
-			octo_proto_pack_str(pk, "released");
-			msgpack_pack_true(pk);
+			pack_kv_bool(pk, "released", 1);
 			req_result_end(ln->ctl_req);
 			ln->ctl_req = NULL;
 		}
@@ -1224,16 +1226,8 @@ lease_pack_local(msgpack_packer *pk, const char *name, int64_t upstream_token)
 	pack_kv_str(pk, "state", state);
 	octo_proto_pack_str(pk, "pid");
 	msgpack_pack_int32(pk, pid);
-	octo_proto_pack_str(pk, "pid_stale");
-	if (stale)
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
+	pack_kv_bool(pk, "pid_stale", stale);
 	octo_proto_pack_str(pk, "uid");
 	msgpack_pack_uint32(pk, ln->uid);
-	octo_proto_pack_str(pk, "detached");
-	if (ln->detached)
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
+	pack_kv_bool(pk, "detached", ln->detached);
 }
