@@ -80,9 +80,7 @@ static off_t			 local_compact_min = LOCAL_COMPACT_MIN;
 static char			 local_err[256];	/* last storage failure, for health */
 static struct lcallq		 local_calls = TAILQ_HEAD_INITIALIZER(local_calls);
 static struct lcallq		 local_durable = TAILQ_HEAD_INITIALIZER(local_durable);
-static unsigned			 local_ndurable;	/* written, waiting for the next fsync */
 static struct lcallq		 local_syncing = TAILQ_HEAD_INITIALIZER(local_syncing);
-static unsigned			 local_nsyncing;	/* covered by the fsync in flight */
 static int64_t			 local_sync_t0;		/* when it started */
 static uint64_t			 local_nsyncs, local_nsynced;	/* for the exit log */
 static int64_t			 local_sync_us;		/* total time in fsync */
@@ -522,7 +520,7 @@ local_compact(void)
 	}
 	NAMETAB_FOREACH(ent, &local_tab, i) {
 		if (e != 0)
-			break;
+			continue;	/* the snapshot has failed: add nothing more */
 		l = LOCAL_LOCK(ent);
 		local_refresh(l, now);
 		memset(&r, 0, sizeof(r));
@@ -609,16 +607,19 @@ local_answer(struct lcall *c, int ok)
 	free(c);
 }
 
-/* Answer every call in q with ok. */
-static void
+/* Answer every call in q with ok; how many there were. */
+static unsigned
 local_answer_all(struct lcallq *q, int ok)
 {
-	struct lcall *c;
+	struct lcall	*c;
+	unsigned	 n = 0;
 
 	while ((c = TAILQ_FIRST(q)) != NULL) {
 		TAILQ_REMOVE(q, c, q);
+		n++;
 		local_answer(c, ok);
 	}
+	return n;
 }
 
 /* Hand the calls whose records are written to the fsync thread, unless it is busy. */
@@ -628,13 +629,10 @@ local_sync_start(void)
 	if (TAILQ_EMPTY(&local_durable) || fsyncer_busy())
 		return;
 	TAILQ_CONCAT(&local_syncing, &local_durable, q);
-	local_nsyncing = local_ndurable;
-	local_ndurable = 0;
 	local_sync_t0 = local_now_us();
 	if (fsyncer_start(local_wal.fd) != 0) {
 		/* Cannot happen (not busy); fail safe: nothing is answered unsynced. */
 		log_error("local: fsync thread: %s", strerror(errno));
-		local_nsyncing = 0;
 		local_answer_all(&local_syncing, -1);
 	}
 }
@@ -658,13 +656,12 @@ static void
 local_synced(int err, void *arg)
 {
 	struct lcallq	q = TAILQ_HEAD_INITIALIZER(q);
+	unsigned	n;
 	int		ok = 0;
 
 	(void)arg;
 	local_sync_us += local_now_us() - local_sync_t0;
 	local_nsyncs++;
-	local_nsynced += local_nsyncing;
-	local_nsyncing = 0;
 	TAILQ_CONCAT(&q, &local_syncing, q);
 	if (err != 0) {
 		local_wal.broken = 1;
@@ -673,9 +670,10 @@ local_synced(int err, void *arg)
 		log_error("local: %s; rewriting the state", local_err);
 		ok = local_compact();
 		TAILQ_CONCAT(&q, &local_durable, q);
-		local_ndurable = 0;
 	}
-	local_answer_all(&q, ok);
+	n = local_answer_all(&q, ok);
+	if (ok == 0)
+		local_nsynced += n;
 	if (!TAILQ_EMPTY(&local_calls))
 		local_commit_cb(-1, 0, NULL);	/* deferred while a broken log waited */
 	else {
@@ -709,7 +707,6 @@ local_commit_cb(evutil_socket_t fd, short what, void *arg)
 		TAILQ_REMOVE(&q, c, q);
 		if (ok == 0 && c->durable && c->res.err == OCTO_OK) {
 			TAILQ_INSERT_TAIL(&local_durable, c, q);
-			local_ndurable++;
 			continue;
 		}
 		local_answer(c, ok);
@@ -865,7 +862,6 @@ local_shutdown(void)
 	TAILQ_CONCAT(&local_syncing, &local_durable, q);
 	TAILQ_CONCAT(&local_syncing, &local_calls, q);
 	TAILQ_CONCAT(&local_calls, &local_syncing, q);
-	local_ndurable = local_nsyncing = 0;
 	/* A grant nobody will hear of is undone rather than left to expire. */
 	TAILQ_FOREACH(c, &local_calls, q) {
 		if (c->grant != NULL && c->grant->held &&
