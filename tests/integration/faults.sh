@@ -13,25 +13,12 @@ FAKE="$top_builddir/tests/fake-upstream/octofake"
 LC="$top_builddir/tests/integration/leaseclient"
 S=$OCTOSTORED_SOCKET
 T=$OCTO_TMP
-for tool in jq curl; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "SKIP: $tool not installed"
-		exit 77
-	fi
-done
+need jq curl
 [ -x "$FAKE" ] || fail "$FAKE is not built"
 
 FAKE_PID=
 HOLD_PID=
-faults_cleanup() {
-	for p in $HOLD_PID $FAKE_PID; do
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	octo_cleanup
-}
-trap faults_cleanup EXIT
-trap 'exit 1' INT TERM HUP
+kill_at_exit HOLD_PID FAKE_PID
 
 
 # --- rows and the final table ---

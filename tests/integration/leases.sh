@@ -24,21 +24,12 @@ echo "# backend $BACKEND"
 
 FAKE_PID=
 BG=
-leases_cleanup() {
-	for p in $BG $FAKE_PID; do
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	octo_cleanup
-}
-trap leases_cleanup EXIT
-trap 'exit 1' INT TERM HUP
+kill_at_exit BG FAKE_PID
 
 
 umask 077
 if [ "$BACKEND" = remote ]; then
-	command -v curl >/dev/null 2>&1 || { echo "SKIP: curl not installed"; exit 77; }
-	command -v jq >/dev/null 2>&1 || { echo "SKIP: jq not installed"; exit 77; }
+	need curl jq
 	[ -x "$FAKE" ] || fail "$FAKE is not built"
 	TOK=tok-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 	printf '%s\n' "$TOK" >"$T/fake-tok"

@@ -17,8 +17,29 @@ OCTO_WRAPPER=${OCTO_WRAPPER:-}
 DAEMON_PID=
 OCTO_FAILS=0
 
+# Variables that hold the pids of a test's own background processes (a fake server,
+# helpers): `kill_at_exit NAME...`.  Cleanup kills and reaps them before the daemon.
+OCTO_KILL_VARS=
+kill_at_exit() { OCTO_KILL_VARS="$OCTO_KILL_VARS $*"; }
+
+# need TOOL...: skip the test (exit status 77) unless every tool is installed.
+need() {
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null 2>&1 && continue
+		echo "SKIP: $tool not installed"
+		exit 77
+	done
+}
+
 # Stop what we started and remove the directory, whatever way the test ends.
 octo_cleanup() {
+	for v in $OCTO_KILL_VARS; do
+		eval "pids=\${$v:-}"
+		for p in $pids; do
+			kill -KILL "$p" 2>/dev/null
+			wait "$p" 2>/dev/null
+		done
+	done
 	# Under a tool (valgrind), a daemon still running ends with SIGTERM so that the tool
 	# reports, and its error exit status fails the test.
 	if [ -n "$OCTO_WRAPPER" ] && [ -n "$DAEMON_PID" ] && ! stop_daemon; then
@@ -39,6 +60,7 @@ octo_cleanup() {
 	fi
 }
 trap octo_cleanup EXIT
+trap 'exit 1' INT TERM HUP
 
 # Report one check; failures are counted and the test exits non-zero at the end.
 ok() { echo "ok - $*"; }

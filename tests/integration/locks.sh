@@ -13,15 +13,7 @@ HOLD="$top_builddir/tests/integration/localstream"
 FAKE="$top_builddir/tests/fake-upstream/octofake"
 HOLD_PID=
 FAKE_PID=
-locks_cleanup() {
-	for p in $HOLD_PID $FAKE_PID; do
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	octo_cleanup
-}
-trap locks_cleanup EXIT
-trap 'exit 1' INT TERM HUP
+kill_at_exit HOLD_PID FAKE_PID
 
 # json_get FILE EXPR: print a Python expression over the JSON document d read from FILE.
 json_get() {

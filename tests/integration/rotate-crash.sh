@@ -9,12 +9,7 @@
 FAKE="$top_builddir/tests/fake-upstream/octofake"
 T=$OCTO_TMP
 ROUNDS=${ROTATE_ROUNDS:-50}
-for tool in curl; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "SKIP: $tool not installed"
-		exit 77
-	fi
-done
+need curl
 if [ "$(id -u)" -ne 0 ]; then
 	echo "SKIP: rotate_token is admin-only; run as root"
 	exit 77
@@ -23,16 +18,13 @@ fi
 
 FAKE_PID=
 LOOP_PID=
+kill_at_exit LOOP_PID FAKE_PID
+# The stress loop stops at its next round; the cleanup then kills it.
 rotate_cleanup() {
 	touch "$T/stop" 2>/dev/null
-	for p in $LOOP_PID $FAKE_PID; do
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
 	octo_cleanup
 }
 trap rotate_cleanup EXIT
-trap 'exit 1' INT TERM HUP
 
 umask 077
 mkdir "$T/tok" || fail "mkdir"

@@ -10,15 +10,7 @@ C=$OCTOSTORECTL
 T=$OCTO_TMP
 FAKE_PID=
 BG=
-run_cleanup() {
-	for p in $BG $FAKE_PID; do
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	octo_cleanup
-}
-trap run_cleanup EXIT
-trap 'exit 1' INT TERM HUP
+kill_at_exit BG FAKE_PID
 
 # alive PID: the process exists and is not a zombie.
 alive() { [ -e "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null; }

@@ -7,25 +7,12 @@
 
 FAKE="$top_builddir/tests/fake-upstream/octofake"
 CLIENT="$top_builddir/tests/integration/upstream_client"
-for tool in jq curl; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "SKIP: $tool not installed"
-		exit 77
-	fi
-done
+need jq curl
 [ -x "$FAKE" ] || fail "$FAKE is not built"
 
 FAKE_PID=
 EXTRA_PID=
-upstream_cleanup() {
-	for p in $EXTRA_PID $FAKE_PID; do
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	octo_cleanup
-}
-trap upstream_cleanup EXIT
-trap 'exit 1' INT TERM HUP
+kill_at_exit EXTRA_PID FAKE_PID
 
 T=$OCTO_TMP
 umask 077
