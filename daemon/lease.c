@@ -17,6 +17,7 @@
 #include "policy.h"
 #include "procstat.h"
 #include "session.h"
+#include "tslot.h"
 
 /* Transient acquire failures are retried this long even without a wait. */
 #define ACQUIRE_RETRY_MS	2000
@@ -75,7 +76,8 @@ struct lease {
 	int64_t		 hard_mono;		/* server-side expiry estimate */
 	unsigned	 attempt;
 
-	struct event	*timer;		/* renew, retry */
+	struct tslot_ent renew_ent;	/* renewal due: shared instants on the grid */
+	struct event	*timer;		/* retry, acquire, release */
 	struct event	*deadline_ev;	/* authority deadline */
 	struct waitq	 waiters;
 
@@ -108,6 +110,7 @@ static unsigned		  lease_nuids;
 
 static void	lease_timer_cb(evutil_socket_t, short, void *);
 static void	lease_deadline_cb(evutil_socket_t, short, void *);
+static void	lease_renew_due(void *);
 static void	lease_try_acquire(struct lease *);
 static void	lease_release_start(struct lease *);
 static void	lease_release_send(struct lease *);
@@ -119,6 +122,7 @@ void
 lease_init(struct event_base *base)
 {
 	lease_base = base;
+	tslot_init(base);
 	nametab_init(&lease_tab, 1024);
 	srandom((unsigned)policy_mono_ms() ^ (unsigned)getpid());
 }
@@ -158,6 +162,7 @@ lease_new(const char *name)
 		return NULL;
 	}
 	ln->pid_proc = PROCSTAT_UNKNOWN;
+	tslot_ent_init(&ln->renew_ent, lease_renew_due, ln);
 	TAILQ_INIT(&ln->waiters);
 	LIST_INSERT_HEAD(&lease_all, ln, all);
 	return ln;
@@ -169,6 +174,7 @@ lease_free(struct lease *ln)
 {
 	nametab_remove(&lease_tab, &ln->ent);
 	LIST_REMOVE(ln, all);
+	tslot_disarm(&ln->renew_ent);
 	event_free(ln->timer);
 	event_free(ln->deadline_ev);
 	free(ln->metadata);
@@ -183,6 +189,14 @@ unsigned
 lease_count(void)
 {
 	return (unsigned)lease_tab.n;
+}
+
+/* Stop the renewal and the retry timer. */
+static void
+lease_timer_stop(struct lease *ln)
+{
+	tslot_disarm(&ln->renew_ent);
+	evtimer_del(ln->timer);
 }
 
 /* Arm ev ms from now. */
@@ -560,6 +574,7 @@ static void
 lease_vouch(struct lease *ln, const char *expires_at, int64_t renew_after_ms, int first)
 {
 	uint32_t rnd = policy_rand32();
+	int64_t	 now, delay;
 
 	ln->dl_mono = ln->sent_mono + policy_authority_ms(ln->sent_ttl_ms);
 	ln->dl_boot = ln->sent_boot + policy_authority_ms(ln->sent_ttl_ms);
@@ -567,10 +582,20 @@ lease_vouch(struct lease *ln, const char *expires_at, int64_t renew_after_ms, in
 	ln->attempt = 0;
 	if (expires_at != NULL)
 		snprintf(ln->expires_at, sizeof(ln->expires_at), "%s", expires_at);
-	lease_arm(ln->timer, policy_renew_slot(policy_mono_ms(), first ?
+	now = policy_mono_ms();
+	delay = policy_renew_slot(now, first ?
 	    policy_first_renew_delay(renew_after_ms, ln->sent_ttl_ms, rnd) :
-	    policy_renew_delay(renew_after_ms, ln->sent_ttl_ms, rnd)));
-	lease_arm(ln->deadline_ev, lease_left(ln));
+	    policy_renew_delay(renew_after_ms, ln->sent_ttl_ms, rnd));
+	/* On the grid, so renewals due together share one timer. */
+	lease_timer_stop(ln);
+	if (tslot_arm(&ln->renew_ent, now + delay, now) != 0)
+		lease_arm(ln->timer, delay);
+	/*
+	 * The renewal is due well before the deadline (at most half the TTL against 80%),
+	 * so the deadline timer is armed only from then on, while renewals are out or
+	 * failing: quiet leases keep no timer of their own in libevent's heap.
+	 */
+	evtimer_del(ln->deadline_ev);
 }
 
 /* Grant the name to the next waiter, or free the entry. */
@@ -579,7 +604,7 @@ lease_done(struct lease *ln)
 {
 	struct waiter *w;
 
-	evtimer_del(ln->timer);
+	lease_timer_stop(ln);
 	evtimer_del(ln->deadline_ev);
 	lease_disown(ln);
 	if (ln->acq_req != NULL) {
@@ -877,6 +902,8 @@ lease_release(struct req *r, const char *name, const char *lease_id)
 static void
 lease_renew_send(struct lease *ln)
 {
+	if (!evtimer_pending(ln->deadline_ev, NULL))
+		lease_arm(ln->deadline_ev, lease_left(ln));
 	ln->sent_mono = policy_mono_ms();
 	ln->sent_boot = policy_boot_ms();
 	ln->sent_ttl_ms = ln->ttl_ms;
@@ -901,7 +928,7 @@ lease_renew(struct req *r, const char *name, const char *lease_id, int64_t ttl)
 	if (ln->inflight > 0)
 		ln->renew_again = 1;
 	else {
-		evtimer_del(ln->timer);
+		lease_timer_stop(ln);
 		lease_renew_send(ln);
 	}
 	return 1;
@@ -953,7 +980,7 @@ lease_renewed(const struct backend_result *res, void *arg)
 			ln->ctl_req = NULL;
 		}
 		if (ln->renew_again) {
-			evtimer_del(ln->timer);
+			lease_timer_stop(ln);
 			lease_renew_send(ln);
 		}
 		return;
@@ -1010,6 +1037,13 @@ lease_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* A renewal is due (a shared instant fired). */
+static void
+lease_renew_due(void *arg)
+{
+	lease_timer_cb(-1, 0, arg);
+}
+
 /* Authority deadline: past it the lease is never reported held. */
 static void
 lease_deadline_cb(evutil_socket_t fd, short what, void *arg)
@@ -1034,7 +1068,7 @@ lease_release_start(struct lease *ln)
 {
 	ln->state = L_RELEASING;
 	lease_disown(ln);
-	evtimer_del(ln->timer);
+	lease_timer_stop(ln);
 	evtimer_del(ln->deadline_ev);
 	ln->attempt = 0;
 	if (ln->inflight == 0)
@@ -1179,6 +1213,7 @@ lease_free_all(void)
 		lease_done(ln);
 	}
 	nametab_free(&lease_tab);
+	tslot_free_all();
 }
 
 /* Is (name, token) a lease this daemon has declared lost? */
