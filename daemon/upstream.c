@@ -41,15 +41,23 @@ struct xfer {
 	int			 too_large;
 	upstream_cb		 cb;
 	void			*arg;
-	char			 what[64];	/* "POST /locks/..." for logs, truncated */
 	char			 errbuf[CURL_ERROR_SIZE];
 	int			 queued;	/* waiting in up_queue, not in curl */
-	char			*q_method;	/* while queued: the request as text */
-	char			*q_path;
-	char			*q_body;
+	/*
+	 * The request as text lives behind the struct, in the same allocation, from
+	 * upstream_request until x is freed: "<base_url><path>\0<method>\0[<body>\0]".
+	 * curl reads the body from there (CURLOPT_POSTFIELDS); it is wiped with x.
+	 */
+	char			*url;
+	const char		*path;		/* inside url */
+	const char		*method;
+	char			*body;		/* NULL without one */
+	size_t			 body_len;
 	TAILQ_ENTRY(xfer)	 entry;
 	TAILQ_ENTRY(xfer)	 qentry;
 };
+
+#define UPSTREAM_WHAT_MAX	63	/* "POST /locks/..." in logs is cut here */
 
 /*
  * The headers every request sends, [1] with a JSON body, [0] without; a request with
@@ -82,6 +90,7 @@ static unsigned			 up_nidle;
 static int			 up_running;
 
 static char			*up_base_url;	/* without a trailing '/' */
+static size_t			 up_base_len;
 static char			*up_ca_file;
 static int			 up_plain_http;
 static int			 up_http2;
@@ -302,6 +311,8 @@ upstream_xfer_free(struct xfer *x)
 	if (x->buf != NULL && (x->flags & UPSTREAM_SECRET))
 		explicit_bzero(x->buf, x->cap);
 	free(x->buf);
+	if (x->body != NULL)
+		explicit_bzero(x->body, x->body_len);
 	if (x->easy != NULL) {
 		if (up_running && up_nidle < UPSTREAM_IDLE_MAX) {
 			/*
@@ -327,9 +338,27 @@ upstream_note_error(const char *what, const char *detail)
 	snprintf(up_last_error, sizeof(up_last_error), "%s: %s", what, detail);
 }
 
+/* How many bytes of x's path go into "<method> <path>" for logs. */
+static int
+upstream_what_len(const struct xfer *x)
+{
+	int	n = UPSTREAM_WHAT_MAX - (int)strlen(x->method) - 1;
+
+	return n > 0 ? n : 0;
+}
+
+/* Record a failure of x for the health view. */
+static void
+upstream_note_xfer_error(const struct xfer *x, const char *detail)
+{
+	char	what[UPSTREAM_WHAT_MAX + 1];
+
+	snprintf(what, sizeof(what), "%s %s", x->method, x->path);
+	upstream_note_error(what, detail);
+}
+
 static void	upstream_pump(void);
-static int	upstream_start(struct xfer *, const char *, const char *, const char *);
-static void	upstream_unqueue(struct xfer *);
+static int	upstream_start(struct xfer *);
 
 /* A transfer ended with curl result cr: report it and free it. */
 static void
@@ -343,7 +372,7 @@ upstream_finish(struct xfer *x, CURLcode cr)
 	res.retry_after_ms = -1;
 	if (x->queued) {
 		TAILQ_REMOVE(&up_queue, x, qentry);
-		upstream_unqueue(x);
+		x->queued = 0;
 	} else {
 		curl_multi_remove_handle(up_multi, x->easy);
 		up_active--;
@@ -367,9 +396,10 @@ upstream_finish(struct xfer *x, CURLcode cr)
 		}
 		if (res.status >= 400) {
 			snprintf(msg, sizeof(msg), "HTTP %ld", res.status);
-			upstream_note_error(x->what, msg);
+			upstream_note_xfer_error(x, msg);
 		}
-		log_debug("upstream %s -> %ld (%zu bytes)", x->what, res.status, x->len);
+		log_debug("upstream %s %.*s -> %ld (%zu bytes)", x->method,
+		    upstream_what_len(x), x->path, res.status, x->len);
 	} else {
 		if (x->too_large) {
 			res.err = OCTO_ERR_BAD_UPSTREAM_RESPONSE;
@@ -381,8 +411,9 @@ upstream_finish(struct xfer *x, CURLcode cr)
 			res.errmsg = x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(cr);
 			up_reachable = 0;
 		}
-		upstream_note_error(x->what, res.errmsg);
-		log_info("upstream %s failed: %s", x->what, res.errmsg);
+		upstream_note_xfer_error(x, res.errmsg);
+		log_info("upstream %s %.*s failed: %s", x->method, upstream_what_len(x),
+		    x->path, res.errmsg);
 	}
 	x->cb(&res, x->arg);
 	upstream_xfer_free(x);
@@ -398,10 +429,10 @@ upstream_pump(void)
 
 	while (up_running && up_active < up_max_active &&
 	    (x = TAILQ_FIRST(&up_queue)) != NULL) {
-		rc = upstream_start(x, x->q_method, x->q_path, x->q_body);
+		rc = upstream_start(x);
 		if (rc == OCTO_OK) {
 			TAILQ_REMOVE(&up_queue, x, qentry);
-			upstream_unqueue(x);
+			x->queued = 0;
 			continue;
 		}
 		/* Still queued and not in curl: finish it as a failed transfer. */
@@ -451,6 +482,7 @@ upstream_init(struct event_base *base, const struct config *cfg)
 	n = strlen(up_base_url);
 	while (n > 0 && up_base_url[n - 1] == '/')
 		up_base_url[--n] = '\0';
+	up_base_len = n;
 	if (cfg->ca_file != NULL && (up_ca_file = strdup(cfg->ca_file)) == NULL)
 		return -1;
 	up_http2 = cfg->http2;
@@ -497,7 +529,7 @@ upstream_shutdown(void)
 	while ((x = TAILQ_FIRST(&up_xfers)) != NULL) {
 		if (x->queued) {
 			TAILQ_REMOVE(&up_queue, x, qentry);
-			upstream_unqueue(x);
+			x->queued = 0;
 		} else {
 			curl_multi_remove_handle(up_multi, x->easy);
 			up_active--;
@@ -520,6 +552,7 @@ upstream_shutdown(void)
 	free(up_base_url);
 	free(up_ca_file);
 	up_base_url = up_ca_file = NULL;
+	up_base_len = 0;
 	curl_global_cleanup();
 }
 
@@ -611,77 +644,58 @@ upstream_easy_new(void)
  * (method, body, URL, x's pointers).  Returns OCTO_OK or an error; x keeps what it got.
  */
 static int
-upstream_start(struct xfer *x, const char *method, const char *path, const char *body)
+upstream_start(struct xfer *x)
 {
 	CURL	*e;
-	char	*url = NULL;
-	int	 post = strcmp(method, "POST") == 0, rc = OCTO_ERR_NOMEM;
+	int	 rc = OCTO_ERR_NOMEM;
 
 	if (up_nidle > 0)
 		x->easy = up_idle[--up_nidle];
 	else if ((x->easy = upstream_easy_new()) == NULL)
-		goto fail;
+		return rc;
 	e = x->easy;
 
-	if (asprintf(&url, "%s%s", up_base_url, path) == -1) {
-		url = NULL;
-		goto fail;
-	}
-	if ((rc = upstream_headers(x, body != NULL)) != OCTO_OK)
-		goto fail;
-	rc = OCTO_ERR_NOMEM;
-
-	if (curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK)
-		goto fail;
+	if ((rc = upstream_headers(x, x->body != NULL)) != OCTO_OK)
+		return rc;
+	if (curl_easy_setopt(e, CURLOPT_URL, x->url) != CURLE_OK)
+		return OCTO_ERR_NOMEM;
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->auth_line != NULL ? &x->auth :
-	    up_hdrs[body != NULL]);
+	    up_hdrs[x->body != NULL]);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
-	if (post) {
-		/* A body-less POST still sends Content-Length: 0. */
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, body != NULL ?
-		    (long)strlen(body) : 0L);
-		if (curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body != NULL ? body : "") !=
-		    CURLE_OK)
-			goto fail;
+	if (strcmp(x->method, "POST") == 0) {
+		/*
+		 * A body-less POST still sends Content-Length: 0.  curl reads the body
+		 * from x, which outlives the transfer, so it need not copy it.
+		 */
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)x->body_len);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body != NULL ? x->body : "");
 	} else {
 		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-		if (strcmp(method, "GET") != 0)
-			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);	/* DELETE */
+		if (strcmp(x->method, "GET") != 0)
+			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, x->method);	/* DELETE */
 	}
 
-	if (curl_multi_add_handle(up_multi, e) != CURLM_OK) {
-		rc = OCTO_ERR_INTERNAL;
-		goto fail;
-	}
+	if (curl_multi_add_handle(up_multi, e) != CURLM_OK)
+		return OCTO_ERR_INTERNAL;
 	up_active++;
-	rc = OCTO_OK;
-fail:
-	free(url);
-	return rc;
+	return OCTO_OK;
 }
 
-/* Forget a queued request's copies of its text. */
-static void
-upstream_unqueue(struct xfer *x)
-{
-	if (x->q_body != NULL)
-		explicit_bzero(x->q_body, strlen(x->q_body));
-	free(x->q_method);
-	free(x->q_path);
-	free(x->q_body);
-	x->q_method = x->q_path = x->q_body = NULL;
-	x->queued = 0;
-}
-
-/* Start a request, or queue it (as text: no curl handle yet) while connections are busy. */
+/*
+ * Start a request, or queue it (as text: no curl handle yet) while connections are
+ * busy.  The text is copied once, behind x, and stays there until x is freed.
+ */
 int
 upstream_request(const char *method, const char *path, const char *body, int flags,
     upstream_cb cb, void *arg)
 {
 	struct xfer	*x;
+	size_t		 mlen = strlen(method), plen = strlen(path);
+	size_t		 blen = body != NULL ? strlen(body) : 0;
+	char		*p;
 	int		 rc;
 
 	if (!up_running)
@@ -690,28 +704,33 @@ upstream_request(const char *method, const char *path, const char *body, int fla
 		return OCTO_ERR_BUSY;
 	if ((flags & UPSTREAM_AUTH) && token_get(NULL) == NULL)
 		return OCTO_ERR_AUTHENTICATION_REQUIRED;
-	if ((x = calloc(1, sizeof(*x))) == NULL)
+	if ((x = calloc(1, sizeof(*x) + up_base_len + plen + 1 + mlen + 1 +
+	    (body != NULL ? blen + 1 : 0))) == NULL)
 		return OCTO_ERR_NOMEM;
 	x->flags = flags;
 	x->cb = cb;
 	x->arg = arg;
-	snprintf(x->what, sizeof(x->what), "%s %s", method, path);
+	p = x->url = (char *)(x + 1);
+	memcpy(p, up_base_url, up_base_len);
+	p += up_base_len;
+	x->path = p;
+	memcpy(p, path, plen + 1);
+	p += plen + 1;
+	x->method = p;
+	memcpy(p, method, mlen + 1);
+	p += mlen + 1;
+	if (body != NULL) {
+		x->body = p;
+		x->body_len = blen;
+		memcpy(p, body, blen + 1);
+	}
 	if (up_active < up_max_active && TAILQ_EMPTY(&up_queue)) {
-		if ((rc = upstream_start(x, method, path, body)) != OCTO_OK) {
+		if ((rc = upstream_start(x)) != OCTO_OK) {
 			upstream_xfer_free(x);
 			return rc;
 		}
 	} else {
 		x->queued = 1;
-		x->q_method = strdup(method);
-		x->q_path = strdup(path);
-		x->q_body = body != NULL ? strdup(body) : NULL;
-		if (x->q_method == NULL || x->q_path == NULL ||
-		    (body != NULL && x->q_body == NULL)) {
-			upstream_unqueue(x);
-			upstream_xfer_free(x);
-			return OCTO_ERR_NOMEM;
-		}
 		TAILQ_INSERT_TAIL(&up_queue, x, qentry);
 	}
 	TAILQ_INSERT_TAIL(&up_xfers, x, entry);

@@ -48,8 +48,9 @@ void upstream_shutdown(void);
 
 /*
  * Start method ("GET", "POST" or "DELETE") on path (already encoded, relative to
- * base_url) with an optional JSON body (POST only).  Returns OCTO_OK, and cb is called exactly once later from
- * the loop; or an error code, and cb is never called.
+ * base_url) with an optional JSON body (POST only).  All three are copied: the caller
+ * may wipe or reuse them on return.  Returns OCTO_OK, and cb is called exactly once
+ * later from the loop; or an error code, and cb is never called.
  */
 int upstream_request(const char *method, const char *path, const char *body,
     int flags, upstream_cb cb, void *arg);
