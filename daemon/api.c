@@ -18,6 +18,15 @@ static locale_t	api_utf8;	/* C.UTF-8 for mbrtowc/iswalnum, made once */
 static int	api_utf8_tried;
 
 /*
+ * The renew body as a jansson object made once, {"lease_id": "", "ttl_seconds": 0},
+ * whose two values are set for each renewal and reset after it is serialized: a
+ * renewal then builds no object.  api_renew_id and api_renew_ttl point into it.
+ */
+static json_t	*api_renew_tmpl;
+static json_t	*api_renew_id;
+static json_t	*api_renew_ttl;
+
+/*
  * True if the UTF-8 sequence at s (n bytes left) is one LockName character; *used gets
  * its length.  Non-ASCII letters and digits are what glibc's C.UTF-8 iswalnum() says
  * (Unicode categories L* and Nd/Nl; the server, written in Rust, also accepts No such
@@ -168,23 +177,55 @@ api_metadata_check(const char *s, size_t len, const char **why)
 	return OCTO_OK;
 }
 
-/* Build "/locks/<escaped name>[/action]": the name is one path segment, '/' -> %2F. */
+/*
+ * Build "/locks/<escaped name>[/action]" into buf: the name is one path segment,
+ * '/' -> %2F.  Returns the length (buf is NUL-terminated), or 0 if it does not fit or
+ * on ENOMEM.
+ */
+size_t
+api_lock_path_buf(char *buf, size_t size, const char *name, size_t len,
+    const char *action)
+{
+	static const char	 prefix[] = "/locks/";
+	char			*esc;
+	size_t			 elen, alen = action != NULL ? strlen(action) : 0, n;
+
+	if (len > API_NAME_MAX || (esc = curl_easy_escape(NULL, name, (int)len)) == NULL)
+		return 0;
+	elen = strlen(esc);
+	n = sizeof(prefix) - 1 + elen + (action != NULL ? 1 + alen : 0);
+	if (n >= size) {
+		curl_free(esc);
+		return 0;
+	}
+	memcpy(buf, prefix, sizeof(prefix) - 1);
+	memcpy(buf + sizeof(prefix) - 1, esc, elen);
+	if (action != NULL) {
+		buf[sizeof(prefix) - 1 + elen] = '/';
+		memcpy(buf + sizeof(prefix) + elen, action, alen);
+	}
+	buf[n] = '\0';
+	curl_free(esc);
+	return n;
+}
+
+/* The same in a new string; NULL on ENOMEM or a name over the limit. */
 char *
 api_lock_path(const char *name, size_t len, const char *action)
 {
-	char	*esc, *path = NULL;
+	char	*path;
 	size_t	 sz;
 
-	if (len > API_NAME_MAX || (esc = curl_easy_escape(NULL, name, (int)len)) == NULL)
+	if (len > API_NAME_MAX)
 		return NULL;
-	sz = strlen("/locks/") + strlen(esc) + 1 + (action != NULL ? strlen(action) : 0) + 1;
-	if ((path = malloc(sz)) != NULL) {
-		if (action != NULL)
-			snprintf(path, sz, "/locks/%s/%s", esc, action);
-		else
-			snprintf(path, sz, "/locks/%s", esc);
+	/* Escaping at most triples a byte. */
+	sz = strlen("/locks/") + 3 * len + 1 + (action != NULL ? strlen(action) : 0) + 1;
+	if ((path = malloc(sz)) == NULL)
+		return NULL;
+	if (api_lock_path_buf(path, sz, name, len, action) == 0) {
+		free(path);
+		return NULL;
 	}
-	curl_free(esc);
 	return path;
 }
 
@@ -219,6 +260,25 @@ api_dump(json_t *o)
 	return s;
 }
 
+/*
+ * Serialize o compactly into buf and drop o: the length (buf is NUL-terminated), or 0
+ * if o is NULL, on ENOMEM, or if it does not fit (buf may then hold part of it).
+ */
+size_t
+api_dumpb(json_t *o, char *buf, size_t size)
+{
+	size_t	n;
+
+	if (o == NULL)
+		return 0;
+	n = size > 0 ? json_dumpb(o, buf, size - 1, JSON_COMPACT) : 0;
+	json_decref(o);
+	if (n == 0 || n >= size)
+		return 0;
+	buf[n] = '\0';
+	return n;
+}
+
 /* {"ttl_seconds": ttl[, "metadata": m][, "lock_delay_seconds": d]}; d < 0: omitted. */
 char *
 api_acquire_body(int64_t ttl, const char *metadata, size_t mdlen, int64_t lock_delay)
@@ -243,27 +303,72 @@ fail:
 	return NULL;
 }
 
-/* {"lease_id": id}. */
+/* {"lease_id": id}; NULL on ENOMEM or invalid UTF-8. */
+static json_t *
+api_release_obj(const char *lease_id, size_t len)
+{
+	json_t	*v;
+
+	if ((v = json_stringn(lease_id, len)) == NULL)
+		return NULL;
+	return json_pack("{s:o}", "lease_id", v);
+}
+
+/* {"lease_id": id, "ttl_seconds": ttl}; NULL on ENOMEM or invalid UTF-8. */
+static json_t *
+api_renew_obj(const char *lease_id, size_t len, int64_t ttl)
+{
+	json_t	*v;
+
+	if ((v = json_stringn(lease_id, len)) == NULL)
+		return NULL;
+	return json_pack("{s:o,s:I}", "lease_id", v, "ttl_seconds", (json_int_t)ttl);
+}
+
+/* The release body as a new string. */
 char *
 api_release_body(const char *lease_id, size_t len)
 {
-	json_t	*v;
-
-	if ((v = json_stringn(lease_id, len)) == NULL)
-		return NULL;
-	return api_dump(json_pack("{s:o}", "lease_id", v));
+	return api_dump(api_release_obj(lease_id, len));
 }
 
-/* {"lease_id": id, "ttl_seconds": ttl}. */
+/* The release body in buf; see api_dumpb. */
+size_t
+api_release_body_buf(char *buf, size_t size, const char *lease_id, size_t len)
+{
+	return api_dumpb(api_release_obj(lease_id, len), buf, size);
+}
+
+/* The renew body as a new string. */
 char *
 api_renew_body(const char *lease_id, size_t len, int64_t ttl)
 {
-	json_t	*v;
+	return api_dump(api_renew_obj(lease_id, len, ttl));
+}
 
-	if ((v = json_stringn(lease_id, len)) == NULL)
-		return NULL;
-	return api_dump(json_pack("{s:o,s:I}", "lease_id", v, "ttl_seconds",
-	    (json_int_t)ttl));
+/* The renew body in buf, through the reused object; see api_dumpb. */
+size_t
+api_renew_body_buf(char *buf, size_t size, const char *lease_id, size_t len, int64_t ttl)
+{
+	size_t	n;
+
+	if (api_renew_tmpl == NULL) {
+		if ((api_renew_tmpl = api_renew_obj("", 0, 0)) == NULL)
+			return 0;
+		api_renew_id = json_object_get(api_renew_tmpl, "lease_id");
+		api_renew_ttl = json_object_get(api_renew_tmpl, "ttl_seconds");
+	}
+	if (size == 0 || json_string_setn(api_renew_id, lease_id, len) != 0)
+		return 0;	/* invalid UTF-8 or ENOMEM */
+	json_integer_set(api_renew_ttl, (json_int_t)ttl);
+	n = json_dumpb(api_renew_tmpl, buf, size - 1, JSON_COMPACT);
+	/* The object keeps no copy of the lease id. */
+	explicit_bzero((char *)json_string_value(api_renew_id), len);
+	json_string_setn(api_renew_id, "", 0);
+	if (n == 0 || n >= size)
+		return 0;
+	buf[n] = '\0';
+	return n;
 }
 
 /* Parse body as one JSON object. */

@@ -109,6 +109,15 @@ int api_metadata_check(const char *s, size_t len, const char **why);
 /* "/locks/<name as one percent-encoded segment>[/action]"; NULL on ENOMEM. */
 char *api_lock_path(const char *name, size_t len, const char *action);
 
+/*
+ * The same into buf (NUL-terminated): the length, or 0 on ENOMEM or if it does not
+ * fit.  API_LOCK_PATH_MAX holds any valid name with an action of up to 7 bytes.
+ */
+#define API_LOCK_PATH_MAX	(sizeof("/locks/") - 1 + 3 * API_NAME_MAX + \
+				    sizeof("/release"))
+size_t api_lock_path_buf(char *buf, size_t size, const char *name, size_t len,
+    const char *action);
+
 /* "/locks" or "/locks?prefix=<encoded>"; NULL on ENOMEM. */
 char *api_list_path(const char *prefix, size_t len);
 
@@ -117,6 +126,20 @@ char *api_acquire_body(int64_t ttl, const char *metadata, size_t mdlen,
     int64_t lock_delay);
 char *api_release_body(const char *lease_id, size_t len);
 char *api_renew_body(const char *lease_id, size_t len, int64_t ttl);
+
+/*
+ * The same bodies into buf, without a heap copy: the length (buf is NUL-terminated),
+ * or 0 on ENOMEM, invalid UTF-8, or if they do not fit (buf may then hold part of
+ * one).  API_BODY_BUF holds them for any lease id of up to API_LEASE_ID_MAX bytes
+ * without escapes; a caller falls back to the functions above.
+ */
+#define API_BODY_BUF		512
+size_t api_release_body_buf(char *buf, size_t size, const char *lease_id, size_t len);
+size_t api_renew_body_buf(char *buf, size_t size, const char *lease_id, size_t len,
+    int64_t ttl);
+
+/* Serialize o compactly into buf and drop o; the same results as the above. */
+size_t api_dumpb(json_t *o, char *buf, size_t size);
 
 /* Response parsers: body need not be NUL-terminated. */
 int api_parse_error(const char *body, size_t len, struct api_error *out);

@@ -172,6 +172,70 @@ START_TEST(test_bodies)
 }
 END_TEST
 
+START_TEST(test_lock_path_buf)
+{
+	char	buf[API_LOCK_PATH_MAX], name[API_NAME_MAX + 1];
+	size_t	n;
+
+	n = api_lock_path_buf(buf, sizeof(buf), "ci/deploy/prod", 14, "renew");
+	ck_assert_str_eq(buf, "/locks/ci%2Fdeploy%2Fprod/renew");
+	ck_assert_uint_eq(n, strlen(buf));
+	n = api_lock_path_buf(buf, sizeof(buf), "caf\xc3\xa9", 5, NULL);
+	ck_assert_str_eq(buf, "/locks/caf%C3%A9");
+	ck_assert_uint_eq(n, 16);
+	/* Exactly fitting, one byte short. */
+	ck_assert_uint_eq(api_lock_path_buf(buf, 17, "caf\xc3\xa9", 5, NULL), 16);
+	ck_assert_uint_eq(api_lock_path_buf(buf, 16, "caf\xc3\xa9", 5, NULL), 0);
+	/* The longest name, every byte escaped, with the longest action, fits. */
+	memset(name, 0xff, API_NAME_MAX);
+	n = api_lock_path_buf(buf, sizeof(buf), name, API_NAME_MAX, "release");
+	ck_assert_uint_eq(n, sizeof(buf) - 1);
+	ck_assert_str_eq(buf + n - 11, "%FF/release");
+	ck_assert_uint_eq(api_lock_path_buf(buf, sizeof(buf), name, API_NAME_MAX + 1,
+	    NULL), 0);
+}
+END_TEST
+
+START_TEST(test_bodies_buf)
+{
+	char	buf[API_BODY_BUF], *b;
+	size_t	n, i;
+
+	/* Byte for byte what the heap versions make, over and over (one object is reused). */
+	for (i = 0; i < 3; i++) {
+		n = api_renew_body_buf(buf, sizeof(buf), "550e8400-e29b", 13, 30 + i);
+		b = api_renew_body("550e8400-e29b", 13, 30 + i);
+		ck_assert_str_eq(buf, b);
+		ck_assert_uint_eq(n, strlen(b));
+		free(b);
+	}
+	ck_assert_str_eq(buf, "{\"lease_id\":\"550e8400-e29b\",\"ttl_seconds\":32}");
+	n = api_renew_body_buf(buf, sizeof(buf), "x\"y", 3, 3600);
+	ck_assert_str_eq(buf, "{\"lease_id\":\"x\\\"y\",\"ttl_seconds\":3600}");
+	ck_assert_uint_eq(n, strlen(buf));
+	/* Invalid UTF-8 fails, and leaves nothing behind for the next body. */
+	ck_assert_uint_eq(api_renew_body_buf(buf, sizeof(buf), "\xff", 1, 30), 0);
+	api_renew_body_buf(buf, sizeof(buf), "a", 1, 5);
+	ck_assert_str_eq(buf, "{\"lease_id\":\"a\",\"ttl_seconds\":5}");
+	/* Exactly fitting (with the NUL), one byte short. */
+	ck_assert_uint_eq(api_renew_body_buf(buf, 33, "a", 1, 5), 32);
+	ck_assert_str_eq(buf, "{\"lease_id\":\"a\",\"ttl_seconds\":5}");
+	ck_assert_uint_eq(api_renew_body_buf(buf, 32, "a", 1, 5), 0);
+	ck_assert_uint_eq(api_renew_body_buf(buf, 0, "a", 1, 5), 0);
+
+	n = api_release_body_buf(buf, sizeof(buf), "550e8400-e29b", 13);
+	ck_assert_str_eq(buf, "{\"lease_id\":\"550e8400-e29b\"}");
+	ck_assert_uint_eq(n, strlen(buf));
+	ck_assert_uint_eq(api_release_body_buf(buf, 10, "550e8400-e29b", 13), 0);
+	ck_assert_uint_eq(api_release_body_buf(buf, sizeof(buf), "\xc3", 1), 0);
+
+	n = api_dumpb(json_pack("{s:I}", "ttl_seconds", (json_int_t)60), buf, sizeof(buf));
+	ck_assert_str_eq(buf, "{\"ttl_seconds\":60}");
+	ck_assert_uint_eq(n, 18);
+	ck_assert_uint_eq(api_dumpb(NULL, buf, sizeof(buf)), 0);
+}
+END_TEST
+
 START_TEST(test_param_checks)
 {
 	const char	*why;
@@ -549,6 +613,8 @@ api_suite(void)
 	tcase_add_test(tc, test_name_invalid);
 	tcase_add_test(tc, test_lock_path);
 	tcase_add_test(tc, test_bodies);
+	tcase_add_test(tc, test_lock_path_buf);
+	tcase_add_test(tc, test_bodies_buf);
 	tcase_add_test(tc, test_param_checks);
 	tcase_add_test(tc, test_error_valid);
 	tcase_add_test(tc, test_error_invalid);
