@@ -26,10 +26,10 @@ struct remote_call {
 	void		*arg;
 };
 
-/* Start a call; path and body are consumed. */
+/* Start a call; path and body are borrowed (upstream copies them). */
 static int
-remote_send(enum remote_kind kind, const char *method, char *path, char *body,
-    int need_body, backend_cb cb, void *arg);
+remote_send(enum remote_kind kind, const char *method, const char *path,
+    const char *body, backend_cb cb, void *arg);
 
 /* Transient: worth retrying. Loss: proves the lease or session is gone. */
 static void
@@ -197,41 +197,43 @@ report:
 }
 
 static int
-remote_send(enum remote_kind kind, const char *method, char *path, char *body,
-    int need_body, backend_cb cb, void *arg)
+remote_send(enum remote_kind kind, const char *method, const char *path,
+    const char *body, backend_cb cb, void *arg)
 {
-	struct remote_call	*rc = NULL;
-	int			 e = OCTO_ERR_NOMEM;
+	struct remote_call	*rc;
+	int			 e;
 
-	if (path == NULL || (need_body && body == NULL))
-		goto out;
 	if ((rc = malloc(sizeof(*rc))) == NULL)
-		goto out;
+		return OCTO_ERR_NOMEM;
 	rc->kind = kind;
 	rc->cb = cb;
 	rc->arg = arg;
 	e = upstream_request(method, path, body, UPSTREAM_AUTH, remote_done, rc);
-	if (e != OCTO_OK) {
+	if (e != OCTO_OK)
 		free(rc);
-		rc = NULL;
-	}
-out:
-	free(path);
-	free(body);
 	return e;
 }
 
-/* JSON text of obj (consumed); NULL on ENOMEM. */
-static char *
-remote_dump(json_t *obj)
+/*
+ * Send a POST whose body is in buf (blen > 0), or, when it did not fit there (blen
+ * 0), in heap (NULL on ENOMEM).  Both are wiped afterwards: they hold the lease id.
+ */
+static int
+remote_post(enum remote_kind kind, const char *path, char *buf, size_t size,
+    size_t blen, char *heap, backend_cb cb, void *arg)
 {
-	char *s;
+	int	e = OCTO_ERR_NOMEM;
 
-	if (obj == NULL)
-		return NULL;
-	s = json_dumps(obj, JSON_COMPACT);
-	json_decref(obj);
-	return s;
+	if (blen > 0)
+		e = remote_send(kind, "POST", path, buf, cb, arg);
+	else if (heap != NULL)
+		e = remote_send(kind, "POST", path, heap, cb, arg);
+	explicit_bzero(buf, size);
+	if (heap != NULL) {
+		explicit_bzero(heap, strlen(heap));
+		free(heap);
+	}
+	return e;
 }
 
 /* POST /locks/{name}/acquire, ephemeral on the session when one is given. */
@@ -239,9 +241,12 @@ static int
 remote_acquire(const char *name, int64_t ttl, const char *metadata, int64_t lock_delay,
     const char *session_id, backend_cb cb, void *arg)
 {
-	json_t *o = json_object();
+	char	 path[API_LOCK_PATH_MAX], body[API_BODY_BUF], *heap = NULL;
+	size_t	 blen;
+	json_t	*o;
 
-	if (o == NULL)
+	if (api_lock_path_buf(path, sizeof(path), name, strlen(name), "acquire") == 0 ||
+	    (o = json_object()) == NULL)
 		return OCTO_ERR_NOMEM;
 	json_object_set_new(o, "ttl_seconds", json_integer(ttl));
 	if (metadata != NULL)
@@ -252,8 +257,12 @@ remote_acquire(const char *name, int64_t ttl, const char *metadata, int64_t lock
 		json_object_set_new(o, "session_id", json_string(session_id));
 		json_object_set_new(o, "ephemeral", json_true());
 	}
-	return remote_send(REMOTE_ACQUIRE, "POST", api_lock_path(name, strlen(name),
-	    "acquire"), remote_dump(o), 1, cb, arg);
+	/* Long metadata does not fit in body: then a heap copy. */
+	json_incref(o);
+	if ((blen = api_dumpb(o, body, sizeof(body))) == 0)
+		heap = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return remote_post(REMOTE_ACQUIRE, path, body, sizeof(body), blen, heap, cb, arg);
 }
 
 /* POST /locks/{name}/renew. */
@@ -261,53 +270,71 @@ static int
 remote_renew(const char *name, const char *lease_id, int64_t ttl, backend_cb cb,
     void *arg)
 {
-	return remote_send(REMOTE_RENEW, "POST", api_lock_path(name, strlen(name), "renew"),
-	    api_renew_body(lease_id, strlen(lease_id), ttl), 1, cb, arg);
+	char	path[API_LOCK_PATH_MAX], body[API_BODY_BUF], *heap = NULL;
+	size_t	idlen = strlen(lease_id), blen;
+
+	if (api_lock_path_buf(path, sizeof(path), name, strlen(name), "renew") == 0)
+		return OCTO_ERR_NOMEM;
+	if ((blen = api_renew_body_buf(body, sizeof(body), lease_id, idlen, ttl)) == 0)
+		heap = api_renew_body(lease_id, idlen, ttl);
+	return remote_post(REMOTE_RENEW, path, body, sizeof(body), blen, heap, cb, arg);
 }
 
 /* POST /locks/{name}/release. */
 static int
 remote_release(const char *name, const char *lease_id, backend_cb cb, void *arg)
 {
-	return remote_send(REMOTE_RELEASE, "POST", api_lock_path(name, strlen(name),
-	    "release"), api_release_body(lease_id, strlen(lease_id)), 1, cb, arg);
+	char	path[API_LOCK_PATH_MAX], body[API_BODY_BUF], *heap = NULL;
+	size_t	idlen = strlen(lease_id), blen;
+
+	if (api_lock_path_buf(path, sizeof(path), name, strlen(name), "release") == 0)
+		return OCTO_ERR_NOMEM;
+	if ((blen = api_release_body_buf(body, sizeof(body), lease_id, idlen)) == 0)
+		heap = api_release_body(lease_id, idlen);
+	return remote_post(REMOTE_RELEASE, path, body, sizeof(body), blen, heap, cb, arg);
 }
 
 /* POST /sessions. */
 static int
 remote_session_create(int64_t ttl, backend_cb cb, void *arg)
 {
-	json_t *o = json_pack("{s:I}", "ttl_seconds", (json_int_t)ttl);
+	char	body[API_BODY_BUF];
 
-	return remote_send(REMOTE_SESSION_CREATE, "POST", strdup("/sessions"),
-	    remote_dump(o), 1, cb, arg);
+	if (api_dumpb(json_pack("{s:I}", "ttl_seconds", (json_int_t)ttl), body,
+	    sizeof(body)) == 0)
+		return OCTO_ERR_NOMEM;
+	return remote_send(REMOTE_SESSION_CREATE, "POST", "/sessions", body, cb, arg);
 }
 
-/* "/sessions/<id>[/suffix]"; the id was checked when it arrived. */
-static char *
-remote_session_path(const char *id, const char *suffix)
+/* "/sessions/<id>[/suffix]" into path; the id was checked when it arrived. */
+static int
+remote_session_path(char *path, size_t size, const char *id, const char *suffix)
 {
-	char *p;
+	int	n = snprintf(path, size, "/sessions/%s%s", id, suffix);
 
-	if (asprintf(&p, "/sessions/%s%s", id, suffix) == -1)
-		return NULL;
-	return p;
+	return n >= 0 && (size_t)n < size ? 0 : -1;
 }
 
 /* POST /sessions/{id}/keepalive. */
 static int
 remote_session_keepalive(const char *session_id, backend_cb cb, void *arg)
 {
-	return remote_send(REMOTE_SESSION_KEEPALIVE, "POST",
-	    remote_session_path(session_id, "/keepalive"), NULL, 0, cb, arg);
+	char	path[256];
+
+	if (remote_session_path(path, sizeof(path), session_id, "/keepalive") != 0)
+		return OCTO_ERR_NOMEM;
+	return remote_send(REMOTE_SESSION_KEEPALIVE, "POST", path, NULL, cb, arg);
 }
 
 /* DELETE /sessions/{id}. */
 static int
 remote_session_terminate(const char *session_id, backend_cb cb, void *arg)
 {
-	return remote_send(REMOTE_SESSION_TERMINATE, "DELETE",
-	    remote_session_path(session_id, ""), NULL, 0, cb, arg);
+	char	path[256];
+
+	if (remote_session_path(path, sizeof(path), session_id, "") != 0)
+		return OCTO_ERR_NOMEM;
+	return remote_send(REMOTE_SESSION_TERMINATE, "DELETE", path, NULL, cb, arg);
 }
 
 const struct backend backend_remote = {
