@@ -1,5 +1,6 @@
 /* upstream.c - HTTP to the OctoStore server: libcurl multi driven by the libevent loop. */
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -66,11 +68,23 @@ struct xfer {
  */
 static struct curl_slist	*up_hdrs[2];
 
-/* One socket curl asked us to watch. */
+/*
+ * One socket curl asked us to watch, by descriptor, from the first watch until curl
+ * closes it.  Between transfers a keep-alive connection stays registered for reading
+ * ("parked"), so that each request does not cost an epoll_ctl to forget it and another
+ * to watch it again; if an idle connection turns readable (the server closed it) it is
+ * forgotten then, and curl's own liveness check drops it at the next use.
+ */
 struct usock {
 	curl_socket_t		 fd;
 	struct event		 ev;
+	short			 kind;		/* registered events, 0 if none */
+	int			 parked;	/* curl is not watching it now */
 };
+
+static struct usock		**up_socks;	/* by descriptor */
+static size_t			  up_nsocks;
+static int			  up_in_timer;	/* inside upstream_timer_cb */
 
 static struct event_base	*up_base;
 static CURLM			*up_multi;
@@ -183,13 +197,28 @@ out:
 	return rc;
 }
 
+/* Stop watching us (no-op if it is not registered). */
+static void
+upstream_unwatch(struct usock *us)
+{
+	if (us->kind != 0)
+		event_del(&us->ev);
+	us->kind = 0;
+	us->parked = 0;
+}
+
 /* libevent saw activity on a socket curl watches. */
 static void
 upstream_event_cb(evutil_socket_t fd, short what, void *arg)
 {
-	int	action = 0, running;
+	struct usock	*us = arg;
+	int		 action = 0, running;
 
-	(void)arg;
+	if (us->parked) {
+		/* An idle connection: closed by the server, or talking out of turn. */
+		upstream_unwatch(us);
+		return;
+	}
 	if (what & EV_READ)
 		action |= CURL_CSELECT_IN;
 	if (what & EV_WRITE)
@@ -212,7 +241,9 @@ upstream_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
+	up_in_timer = 1;
 	curl_multi_socket_action(up_multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	up_in_timer = 0;
 	upstream_check_done();
 }
 
@@ -228,42 +259,115 @@ upstream_timer_fn(CURLM *multi, long timeout_ms, void *userp)
 		evtimer_del(up_timer);
 		return 0;
 	}
+	/*
+	 * "As soon as possible" (a transfer was just added): in this turn of the loop,
+	 * not after another epoll_wait.  From inside the timer callback itself, the next
+	 * turn, so that curl asking again and again cannot starve the sockets.
+	 */
+	if (timeout_ms == 0 && !up_in_timer) {
+		evtimer_del(up_timer);
+		event_active(up_timer, EV_TIMEOUT, 0);
+		return 0;
+	}
 	tv.tv_sec = timeout_ms / 1000;
 	tv.tv_usec = (timeout_ms % 1000) * 1000;
 	return evtimer_add(up_timer, &tv) == 0 ? 0 : -1;
 }
 
-/* CURLMOPT_SOCKETFUNCTION: watch, rewatch or forget socket s. */
+/* The usock for descriptor s, made if need be; NULL when out of memory. */
+static struct usock *
+upstream_usock(curl_socket_t s)
+{
+	struct usock	**n;
+	size_t		  nn;
+
+	if (s < 0)
+		return NULL;
+	if ((size_t)s >= up_nsocks) {
+		nn = up_nsocks != 0 ? up_nsocks : 64;
+		while (nn <= (size_t)s)
+			nn *= 2;
+		if ((n = reallocarray(up_socks, nn, sizeof(*n))) == NULL)
+			return NULL;
+		memset(n + up_nsocks, 0, (nn - up_nsocks) * sizeof(*n));
+		up_socks = n;
+		up_nsocks = nn;
+	}
+	if (up_socks[s] == NULL && (up_socks[s] = calloc(1, sizeof(**n))) != NULL)
+		up_socks[s]->fd = s;
+	return up_socks[s];
+}
+
+/* Forget descriptor s before it is closed: its number may come back as another socket. */
+static void
+upstream_usock_free(curl_socket_t s)
+{
+	struct usock *us;
+
+	if (s < 0 || (size_t)s >= up_nsocks || (us = up_socks[s]) == NULL)
+		return;
+	upstream_unwatch(us);
+	free(us);
+	up_socks[s] = NULL;
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: a new socket; no stale watch may survive for its number. */
+static curl_socket_t
+upstream_open_fn(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	curl_socket_t s;
+
+	(void)clientp;
+	(void)purpose;
+	if ((s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol)) !=
+	    CURL_SOCKET_BAD)
+		upstream_usock_free(s);
+	return s;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: stop watching s, then close it. */
+static int
+upstream_close_fn(void *clientp, curl_socket_t s)
+{
+	(void)clientp;
+	upstream_usock_free(s);
+	return close(s);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: watch, rewatch or park socket s. */
 static int
 upstream_socket_fn(CURL *e, curl_socket_t s, int what, void *userp, void *sockp)
 {
-	struct usock	*us = sockp;
+	struct usock	*us;
 	short		 kind = EV_PERSIST;
 
 	(void)e;
 	(void)userp;
+	(void)sockp;
 	if (what == CURL_POLL_REMOVE) {
-		if (us != NULL) {
-			event_del(&us->ev);
-			free(us);
-			curl_multi_assign(up_multi, s, NULL);
-		}
+		if (s < 0 || (size_t)s >= up_nsocks || (us = up_socks[s]) == NULL)
+			return 0;
+		/* Keep a reading watch over the idle connection; anything else goes. */
+		if (us->kind == (EV_READ | EV_PERSIST))
+			us->parked = 1;
+		else
+			upstream_unwatch(us);
 		return 0;
 	}
 	if (what & CURL_POLL_IN)
 		kind |= EV_READ;
 	if (what & CURL_POLL_OUT)
 		kind |= EV_WRITE;
-	if (us == NULL) {
-		if ((us = calloc(1, sizeof(*us))) == NULL)
-			return -1;
-		us->fd = s;
-		curl_multi_assign(up_multi, s, us);
-	} else
-		event_del(&us->ev);
-	if (event_assign(&us->ev, up_base, s, kind, upstream_event_cb, NULL) != 0 ||
+	if ((us = upstream_usock(s)) == NULL)
+		return -1;
+	us->parked = 0;
+	if (us->kind == kind)
+		return 0;
+	upstream_unwatch(us);
+	if (event_assign(&us->ev, up_base, s, kind, upstream_event_cb, us) != 0 ||
 	    event_add(&us->ev, NULL) != 0)
 		return -1;
+	us->kind = kind;
 	return 0;
 }
 
@@ -518,6 +622,7 @@ upstream_shutdown(void)
 {
 	struct upstream_result	 res;
 	struct xfer		*x;
+	size_t			 n;
 
 	if (up_multi == NULL)
 		return;
@@ -546,6 +651,11 @@ upstream_shutdown(void)
 	up_hdrs[0] = up_hdrs[1] = NULL;
 	curl_multi_cleanup(up_multi);	/* closes connections: REMOVE for each socket */
 	up_multi = NULL;
+	for (n = 0; n < up_nsocks; n++)
+		upstream_usock_free((curl_socket_t)n);
+	free(up_socks);
+	up_socks = NULL;
+	up_nsocks = 0;
 	if (up_timer != NULL)
 		event_free(up_timer);
 	up_timer = NULL;
@@ -635,6 +745,8 @@ upstream_easy_new(void)
 		curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, upstream_write_fn);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, upstream_open_fn);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, upstream_close_fn);
 	return e;
 }
 
