@@ -80,6 +80,7 @@ struct usock {
 	struct event		 ev;
 	short			 kind;		/* registered events, 0 if none */
 	int			 parked;	/* curl is not watching it now */
+	int			 ours;		/* opened (so closed) through our hooks */
 };
 
 static struct usock		**up_socks;	/* by descriptor */
@@ -315,13 +316,17 @@ upstream_usock_free(curl_socket_t s)
 static curl_socket_t
 upstream_open_fn(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 {
-	curl_socket_t s;
+	curl_socket_t	 s;
+	struct usock	*us;
 
 	(void)clientp;
 	(void)purpose;
-	if ((s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol)) !=
+	if ((s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol)) ==
 	    CURL_SOCKET_BAD)
-		upstream_usock_free(s);
+		return s;
+	upstream_usock_free(s);
+	if ((us = upstream_usock(s)) != NULL)
+		us->ours = 1;
 	return s;
 }
 
@@ -347,8 +352,12 @@ upstream_socket_fn(CURL *e, curl_socket_t s, int what, void *userp, void *sockp)
 	if (what == CURL_POLL_REMOVE) {
 		if (s < 0 || (size_t)s >= up_nsocks || (us = up_socks[s]) == NULL)
 			return 0;
-		/* Keep a reading watch over the idle connection; anything else goes. */
-		if (us->kind == (EV_READ | EV_PERSIST))
+		/*
+		 * Keep a reading watch over an idle connection whose close we will see.
+		 * Anything else goes: curl closes some descriptors of its own (a resolver's
+		 * socket pair) without our hook, and may say so only after the close.
+		 */
+		if (us->ours && us->kind == (EV_READ | EV_PERSIST))
 			us->parked = 1;
 		else
 			upstream_unwatch(us);
