@@ -323,6 +323,45 @@ check "allow_insecure_http: starts, with a warning" \
     grep -q 'crosses the network in clear' "$T/insecure.log"
 extra_stop insecure
 
+# --- the server closes idle keep-alive connections ---
+# The daemon keeps idle connections watched between requests; one the server closes must
+# be dropped once, not spin the loop on a readable socket, and the next request reconnects.
+IDLE_PID=
+kill_at_exit IDLE_PID
+od -An -N16 -tx1 /dev/urandom | tr -d ' \n' | sed 's/^/tok3-/' >"$T/idle-tok"
+echo >>"$T/idle-tok"
+"$FAKE" --token-file "$T/idle-tok" --port-file "$T/port-idle" --idle-timeout 1 \
+    2>"$T/fake-idle.log" &
+IDLE_PID=$!
+poll_until 20 test -s "$T/port-idle" || fail "octofake --idle-timeout did not start"
+IP=$(cat "$T/port-idle")
+extra_daemon idle "base_url = http://127.0.0.1:$IP
+token_file = $T/idle-tok
+upstream_max_connections = 2"
+for i in 1 2 3; do
+	OUT=$("$OCTOSTORECTL" --socket "$T/idle.sock" --json status idle/x 2>/dev/null)
+done
+check "idle server: status answered" [ "$(jqo .status)" = free ]
+# The daemon's side of a connection the server closed is in CLOSE_WAIT (state 08).
+close_wait() {
+	awk -v p="$(printf '%04X' "$IP")" \
+	    '$4 == "08" && substr($3, index($3, ":") + 1) == p { n++ } END { exit !n }' \
+	    /proc/net/tcp
+}
+check "idle server: the fake closed the daemon's idle connection" poll_until 10 close_wait
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$EXTRA_PID/stat"; }
+C0=$(cpu_ticks)
+sleep 1	# a measuring window, not a synchronization
+C1=$(cpu_ticks)
+check "idle server: the daemon is idle with the closed connection ($((C1 - C0)) ticks in 1 s)" \
+    [ $((C1 - C0)) -lt 20 ]
+OUT=$("$OCTOSTORECTL" --socket "$T/idle.sock" --json status idle/x 2>/dev/null)
+check "idle server: the next request reconnects and is answered" [ "$(jqo .status)" = free ]
+extra_stop idle
+kill "$IDLE_PID"
+wait "$IDLE_PID" 2>/dev/null
+IDLE_PID=
+
 # --- TLS: verification on, ca_file trusted; a wrong CA fails closed ---
 if command -v openssl >/dev/null 2>&1; then
 	for n in cert other; do
