@@ -76,7 +76,6 @@ static struct curl_slist	*up_hdrs[2];
  * forgotten then, and curl's own liveness check drops it at the next use.
  */
 struct usock {
-	curl_socket_t		 fd;
 	struct event		 ev;
 	short			 kind;		/* registered events, 0 if none */
 	int			 parked;	/* curl is not watching it now */
@@ -275,6 +274,13 @@ upstream_timer_fn(CURLM *multi, long timeout_ms, void *userp)
 	return evtimer_add(up_timer, &tv) == 0 ? 0 : -1;
 }
 
+/* The usock for descriptor s, or NULL. */
+static struct usock *
+upstream_usock_find(curl_socket_t s)
+{
+	return s >= 0 && (size_t)s < up_nsocks ? up_socks[s] : NULL;
+}
+
 /* The usock for descriptor s, made if need be; NULL when out of memory. */
 static struct usock *
 upstream_usock(curl_socket_t s)
@@ -294,8 +300,8 @@ upstream_usock(curl_socket_t s)
 		up_socks = n;
 		up_nsocks = nn;
 	}
-	if (up_socks[s] == NULL && (up_socks[s] = calloc(1, sizeof(**n))) != NULL)
-		up_socks[s]->fd = s;
+	if (up_socks[s] == NULL)
+		up_socks[s] = calloc(1, sizeof(**n));
 	return up_socks[s];
 }
 
@@ -305,7 +311,7 @@ upstream_usock_free(curl_socket_t s)
 {
 	struct usock *us;
 
-	if (s < 0 || (size_t)s >= up_nsocks || (us = up_socks[s]) == NULL)
+	if ((us = upstream_usock_find(s)) == NULL)
 		return;
 	upstream_unwatch(us);
 	free(us);
@@ -350,7 +356,7 @@ upstream_socket_fn(CURL *e, curl_socket_t s, int what, void *userp, void *sockp)
 	(void)userp;
 	(void)sockp;
 	if (what == CURL_POLL_REMOVE) {
-		if (s < 0 || (size_t)s >= up_nsocks || (us = up_socks[s]) == NULL)
+		if ((us = upstream_usock_find(s)) == NULL)
 			return 0;
 		/*
 		 * Keep a reading watch over an idle connection whose close we will see.
