@@ -43,6 +43,22 @@ free() {
 	grep -q "status=free local=- " "$OCTO_TMP/probe"
 }
 
+# expect_holder PID STALE HOLDER_ID: status, list, a competing acquire's "held" reply and
+# octostorectl acquire all report the holder as PID (STALE true or false) and HOLDER_ID.
+expect_holder() {
+	local p
+	p=$(probe)
+	echo "# $p"
+	check "status: held locally, pid $1, pid_stale $2" \
+	    [ "$p" != "${p#* status=held local=held pid=$1 pid_stale=$2 }" ]
+	check "list: the same" [ "$p" != "${p#* list_pid=$1 list_pid_stale=$2 }" ]
+	check "held reply: holder_pid $1, holder_pid_stale $2, holder_id $3" \
+	    [ "$p" != "${p#* held=held holder_pid=$1 holder_pid_stale=$2 holder_id=$3}" ]
+	"$CTL" acquire peer/a >"$OCTO_TMP/ctl" 2>&1
+	check "octostorectl acquire names the holder $3" \
+	    grep -q "^holder_id: $3\$" "$OCTO_TMP/ctl"
+}
+
 start_daemon --backend=local --state-dir "$STATE" --log-level info
 uid=$(id -u)
 
@@ -53,16 +69,7 @@ exec 3>"$IN"
 poll_until 10 has_line acquired || fail "the helper did not acquire"
 pid=$(line acquired)
 check "the helper acquired as pid $pid" [ "$pid" = "$HOLDER" ]
-p=$(probe)
-echo "# $p"
-check "status: held locally by pid $pid, not stale" \
-    [ "$p" != "${p#* status=held local=held pid=$pid pid_stale=false }" ]
-check "list: the same" [ "$p" != "${p#* list_pid=$pid list_pid_stale=false }" ]
-check "held reply: holder_pid $pid, not stale, holder_id local:pid=$pid,uid=$uid" \
-    [ "$p" != "${p#* held=held holder_pid=$pid holder_pid_stale=false holder_id=local:pid=$pid,uid=$uid}" ]
-"$CTL" acquire peer/a >"$OCTO_TMP/ctl" 2>&1
-check "octostorectl acquire names the holder pid" \
-    grep -q "^holder_id: local:pid=$pid,uid=$uid\$" "$OCTO_TMP/ctl"
+expect_holder "$pid" false "local:pid=$pid,uid=$uid"
 
 # --- b. Fork; the parent exits, the child keeps the connection.
 echo fork >&3
@@ -71,16 +78,7 @@ CHILD=$(line ready)
 check "the child ($CHILD) is another process than the parent ($pid)" [ "$CHILD" != "$pid" ]
 check "the parent is gone (or a zombie)" sh -c \
     "! kill -0 $pid 2>/dev/null || grep -q '^State:.*Z' /proc/$pid/status"
-p=$(probe)
-echo "# $p"
-check "status: still held locally, pid 0, pid_stale true" \
-    [ "$p" != "${p#* status=held local=held pid=0 pid_stale=true }" ]
-check "list: the same" [ "$p" != "${p#* list_pid=0 list_pid_stale=true }" ]
-check "held reply: holder_pid 0, holder_pid_stale true, holder_id local:uid=$uid" \
-    [ "$p" != "${p#* held=held holder_pid=0 holder_pid_stale=true holder_id=local:uid=$uid}" ]
-"$CTL" acquire peer/a >"$OCTO_TMP/ctl" 2>&1
-check "octostorectl acquire shows no pid for the holder" \
-    grep -q "^holder_id: local:uid=$uid\$" "$OCTO_TMP/ctl"
+expect_holder 0 true "local:uid=$uid"
 # Reaped, the pid is free for reuse; the answer stays the same.
 wait "$HOLDER"
 HOLDER=
