@@ -8,12 +8,13 @@
 # Environment: UPBENCH_SECONDS (per measurement, default 5), UPBENCH_ROUNDS (default 3, the
 # median round is reported), UPBENCH_SPAWNS (process pairs, default 200), UPBENCH_SCHEMES (default "http https"), UPBENCH_LOG_LEVEL (daemon log level,
 # default: the daemon's own default), UPBENCH_MAX_CONNECTIONS (daemon upstream pool,
-# default: the daemon's own default, 8), and UPBENCH, OCTOSTORED, OCTOSTORECTL, OCTOFAKE
-# to use other binaries.
+# default: the daemon's own default, 8), and UPBENCH, MINICTL, OCTOSTORED, OCTOSTORECTL,
+# OCTOFAKE to use other binaries.
 set -u
 
 builddir=${top_builddir:-$(pwd)}
 upbench=${UPBENCH:-$builddir/bench/upbench}
+minictl=${MINICTL:-$builddir/bench/minictl}
 octostored=${OCTOSTORED:-$builddir/daemon/octostored}
 octofake=${OCTOFAKE:-$builddir/tests/fake-upstream/octofake}
 seconds=${UPBENCH_SECONDS:-5}
@@ -32,7 +33,7 @@ else
 	ctl=$builddir/client/octostorectl
 fi
 curl_bin=$(command -v curl) || { echo "run-upstream: curl is required" >&2; exit 1; }
-for b in "$upbench" "$octostored" "$octofake" "$ctl"; do
+for b in "$upbench" "$minictl" "$octostored" "$octofake" "$ctl"; do
 	[ -x "$b" ] || { echo "run-upstream: $b not built" >&2; exit 1; }
 done
 
@@ -217,7 +218,7 @@ for scheme in $schemes; do
 		sed "s/^result /  /; s/\$/  (median of $rounds)/" "$r.$out"
 	done
 	if ! "$upbench" -n "$spawns" -u "$url" ${cacert:+-C "$cacert"} -l "$scheme" procs \
-	    "$curl_bin" "$dir/auth-header" "$ctl" "$dir/d.sock" "$detach" \
+	    "$curl_bin" "$dir/auth-header" "$ctl" "$dir/d.sock" "$detach" "$minictl" \
 	    >"$r.procs" 2>"$r.procs.err"; then
 		echo "run-upstream: process pairs failed" >&2
 		cat "$r.procs.err" >&2
@@ -254,6 +255,14 @@ for scheme in $schemes; do
 	else
 		verdict "process pairs: curl / octostorectl" "$(field "$r.procs" ratio)" ">=" 6
 	fi
+	# The floor: the same pairs from bench/minictl, the cheapest client process.
+	awk -v m="$(field "$r.procs" mini_ratio)" -v c="$(field "$r.procs" ctl_over_mini)" \
+	    'BEGIN {
+		printf "  %-52s %8.2f  (a client doing only the exchange)\n",
+		    "process pairs: curl / minictl", m
+		printf "  %-52s %8.2f  (1 = no cost beyond the exchange)\n",
+		    "process pairs: octostorectl / minictl", c
+	}'
 	[ "$detach" = 0 ] && echo "  (octostorectl has no --detach: each acquire's lease goes" \
 	    "with its process, so the release process gets lease_not_current after the same" \
 	    "round trip)"

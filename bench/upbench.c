@@ -846,10 +846,42 @@ json_lease_id(const char *s, char *id, size_t idsz)
 	return rc;
 }
 
+/* One bench/minictl pair: a detached acquire of bench/proc/mini, then its release. */
+static int
+procs_mini(char *mini, char *sock, char *ttl, uint64_t *ns)
+{
+	char	 id[256], out[256], *nl;
+	char	*argv[7];
+	int	 rc;
+
+	argv[0] = mini;
+	argv[1] = sock;
+	argv[2] = (char *)"acquire";
+	argv[3] = (char *)"bench/proc/mini";
+	argv[4] = ttl;
+	argv[5] = ttl;
+	argv[6] = NULL;
+	if ((rc = spawn_capture(argv, id, sizeof(id), ns)) != 0 ||
+	    (nl = strchr(id, '\n')) == NULL || nl == id) {
+		fprintf(stderr, "upbench: minictl acquire failed (%d): %.200s\n", rc, id);
+		return -1;
+	}
+	*nl = '\0';
+	argv[2] = (char *)"release";
+	argv[4] = id;
+	argv[5] = NULL;
+	if ((rc = spawn_capture(argv, out, sizeof(out), ns)) != 0) {
+		fprintf(stderr, "upbench: minictl release failed (%d)\n", rc);
+		return -1;
+	}
+	return 0;
+}
+
 /*
- * procs CURL HEADER_FILE CTL SOCKET: opt.count rounds, each one curl pair (acquire,
- * release, one process each, the bearer header read from a file so it is not in argv)
- * and one octostorectl pair, interleaved so that both see the same machine.
+ * procs CURL HEADER_FILE CTL SOCKET DETACH [MINICTL]: opt.count rounds, each one curl pair
+ * (acquire, release, one process each, the bearer header read from a file so it is not in
+ * argv), one octostorectl pair and, with MINICTL, one pair of bench/minictl, the cheapest
+ * client process for the same two operations, interleaved so that all see the same machine.
  * Without --detach in the CLI an acquired lease goes with the acquiring process's
  * connection, so the release process then gets lease_not_current from the server:
  * it still makes the same round trip through the daemon, and that exit status is
@@ -861,12 +893,12 @@ procs_main(int argc, char **argv)
 	char		 out[8192], url[512], body[256], hdr[600], id[UB_LEASE_MAX];
 	char		 ttl[16];
 	char		*cargv[20];
-	uint64_t	 t_curl = 0, t_ctl = 0;
+	uint64_t	 t_curl = 0, t_ctl = 0, t_mini = 0;
 	unsigned	 i, stale = 0;
 	int		 a, rc, detach;
 
-	if (argc != 6) {
-		fprintf(stderr, "upbench: procs CURL HEADER_FILE CTL SOCKET DETACH\n");
+	if (argc != 6 && argc != 7) {
+		fprintf(stderr, "upbench: procs CURL HEADER_FILE CTL SOCKET DETACH [MINICTL]\n");
 		return 2;
 	}
 	detach = strcmp(argv[5], "1") == 0;
@@ -905,7 +937,12 @@ procs_main(int argc, char **argv)
 			return 1;
 		}
 
-		/* octostorectl acquire + release */
+		/*
+		 * octostorectl acquire + release; the minictl pair goes first in every other
+		 * round, so that neither always follows curl's (larger) processes.
+		 */
+		if (argc == 7 && i % 2 == 1 && procs_mini(argv[6], argv[4], ttl, &t_mini) == -1)
+			return 1;
 		a = 0;
 		cargv[a++] = argv[3];
 		cargv[a++] = (char *)"--socket";
@@ -940,11 +977,18 @@ procs_main(int argc, char **argv)
 			    rc, out);
 			return 1;
 		}
+		if (argc == 7 && i % 2 == 0 && procs_mini(argv[6], argv[4], ttl, &t_mini) == -1)
+			return 1;
 	}
 	printf("result mode=procs label=%s pairs=%u curl_pair_us=%.1f ctl_pair_us=%.1f "
-	    "ratio=%.2f ctl_release_stale=%u\n", opt.label != NULL ? opt.label : "-",
+	    "ratio=%.2f ctl_release_stale=%u", opt.label != NULL ? opt.label : "-",
 	    opt.count, (double)t_curl / opt.count / 1000, (double)t_ctl / opt.count / 1000,
 	    (double)t_curl / (double)t_ctl, stale);
+	if (argc == 7)
+		printf(" mini_pair_us=%.1f mini_ratio=%.2f ctl_over_mini=%.2f",
+		    (double)t_mini / opt.count / 1000, (double)t_curl / (double)t_mini,
+		    (double)t_ctl / (double)t_mini);
+	printf("\n");
 	return 0;
 }
 
@@ -959,7 +1003,7 @@ usage(void)
 	    "       echo            bare Unix-socket echo round trip\n"
 	    "       easy            keep-alive libcurl, one easy handle (-u, -k)\n"
 	    "       multi           curl multi on libevent, -c transfers (-u, -k)\n"
-	    "       procs CURL HEADER_FILE CTL SOCKET DETACH(0|1)\n"
+	    "       procs CURL HEADER_FILE CTL SOCKET DETACH(0|1) [MINICTL]\n"
 	    "                       new processes: curl pair against octostorectl pair\n");
 	exit(2);
 }
