@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,11 @@ static int		token_protected;
 static size_t		token_len;
 static enum token_src	token_src;
 static char		token_path[PATH_MAX];
+/*
+ * Bumped whenever the token in memory changes (rotation, or a SIGHUP that read another
+ * token), so that upstream.c can tell a 401 to a token since replaced from a real one.
+ */
+static uint64_t		token_gen;
 
 /*
  * Read a token file into buf (API_TOKEN_MAX + 1 bytes), stripping trailing newlines.
@@ -117,11 +123,13 @@ token_protect(void)
 		log_debug("token: madvise(MADV_DONTDUMP): %s", strerror(errno));
 }
 
-/* Put tok in the buffer, wiping the previous token. */
+/* Put tok in the buffer, wiping the previous token; a different token is a new generation. */
 static void
 token_set(const char *tok, size_t len)
 {
 	token_protect();
+	if (len != token_len || memcmp(token_buf, tok, len) != 0)
+		token_gen++;
 	explicit_bzero(token_buf, sizeof(token_buf));
 	memcpy(token_buf, tok, len);
 	token_buf[len] = '\0';
@@ -227,6 +235,13 @@ token_get(size_t *len)
 	if (len != NULL)
 		*len = token_len;
 	return token_buf;
+}
+
+/* The token's generation. */
+uint64_t
+token_generation(void)
+{
+	return token_gen;
 }
 
 /* Name of the token source. */

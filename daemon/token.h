@@ -3,6 +3,7 @@
 #define TOKEN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct config;
 
@@ -23,6 +24,12 @@ void token_wipe(void);
 
 /* The token and its length, or NULL when none is loaded; len may be NULL. */
 const char *token_get(size_t *len);
+
+/*
+ * The token's generation: it changes whenever the token in memory does (rotation, or
+ * a reload that read a different token), never otherwise.
+ */
+uint64_t token_generation(void);
 
 /* Where the token came from, for logs: "file", "credential", "environment", "none". */
 const char *token_source(void);

@@ -45,6 +45,10 @@ struct xfer {
 	void			*arg;
 	char			 errbuf[CURL_ERROR_SIZE];
 	int			 queued;	/* waiting in up_queue, not in curl */
+	int			 held;		/* a 401 waiting in up_held for a rotation */
+	int			 resent;	/* already sent again after a stale 401 */
+	int			 rotation;	/* this is POST /auth/token/rotate */
+	uint64_t		 gen;		/* token generation in its Authorization */
 	/*
 	 * The request as text lives behind the struct, in the same allocation, from
 	 * upstream_request until x is freed: "<base_url><path>\0<method>\0[<body>\0]".
@@ -59,7 +63,8 @@ struct xfer {
 	TAILQ_ENTRY(xfer)	 qentry;
 };
 
-#define UPSTREAM_WHAT_MAX	63	/* "POST /locks/..." in logs is cut here */
+#define UPSTREAM_WHAT_MAX	63
+#define UPSTREAM_ROTATE_PATH	"/auth/token/rotate"	/* "POST /locks/..." in logs is cut here */
 
 /*
  * The headers every request sends, [1] with a JSON body, [0] without; a request with
@@ -98,6 +103,15 @@ static unsigned			 up_nxfers;
  */
 static TAILQ_HEAD(, xfer)	 up_queue = TAILQ_HEAD_INITIALIZER(up_queue);
 static unsigned			 up_active;	/* handed to curl */
+/*
+ * A rotation makes the server refuse the old token at once, while transfers sent with
+ * it may still be on the way; their 401s prove nothing about a lease or a session.
+ * A 401 to a token since replaced (older generation) is sent again once with the
+ * current token; one arriving while a rotation is in flight waits here until the
+ * rotation ends, then is sent again if the token changed, or delivered as it is.
+ */
+static TAILQ_HEAD(, xfer)	 up_held = TAILQ_HEAD_INITIALIZER(up_held);
+static unsigned			 up_rotations;	/* rotation transfers in flight */
 static unsigned			 up_max_active;
 static CURL			*up_idle[UPSTREAM_IDLE_MAX];
 static unsigned			 up_nidle;
@@ -478,26 +492,115 @@ upstream_note_xfer_error(const struct xfer *x, const char *detail)
 
 static void	upstream_pump(void);
 static int	upstream_start(struct xfer *);
+static void	upstream_deliver(struct xfer *, CURLcode);
 
-/* A transfer ended with curl result cr: report it and free it. */
+/* Take x out of the queue, the held list or curl, wherever it is. */
 static void
-upstream_finish(struct xfer *x, CURLcode cr)
+upstream_detach(struct xfer *x)
 {
-	struct upstream_result	res;
-	curl_off_t		retry = -1;
-	char			msg[64];
-
-	memset(&res, 0, sizeof(res));
-	res.retry_after_ms = -1;
 	if (x->queued) {
 		TAILQ_REMOVE(&up_queue, x, qentry);
 		x->queued = 0;
+	} else if (x->held) {
+		TAILQ_REMOVE(&up_held, x, qentry);
+		x->held = 0;
 	} else {
 		curl_multi_remove_handle(up_multi, x->easy);
 		up_active--;
 	}
+}
+
+/*
+ * Send x again with the current token (its easy handle is kept and out of curl): now
+ * if a connection is free, else first in the queue.  The old Authorization line and
+ * whatever body arrived are wiped.
+ */
+static void
+upstream_resend(struct xfer *x)
+{
+	log_info("upstream %s %.*s -> 401 to a token since replaced; sending it again "
+	    "with the current one", x->method, upstream_what_len(x), x->path);
+	x->resent = 1;
+	if (x->auth_line != NULL) {
+		explicit_bzero(x->auth_line, strlen(x->auth_line));
+		free(x->auth_line);
+		x->auth_line = NULL;
+		x->auth.data = NULL;
+	}
+	if (x->buf != NULL)
+		explicit_bzero(x->buf, x->cap);
+	x->len = 0;
+	x->too_large = 0;
+	x->errbuf[0] = '\0';
+	if (up_active < up_max_active && TAILQ_EMPTY(&up_queue)) {
+		if (upstream_start(x) != OCTO_OK)
+			upstream_deliver(x, CURLE_FAILED_INIT);
+		return;
+	}
+	x->queued = 1;
+	TAILQ_INSERT_HEAD(&up_queue, x, qentry);
+}
+
+/* The last rotation ended: send again or deliver the 401s it held back. */
+static void
+upstream_release_held(void)
+{
+	struct xfer	*x;
+
+	while (up_rotations == 0 && (x = TAILQ_FIRST(&up_held)) != NULL) {
+		TAILQ_REMOVE(&up_held, x, qentry);
+		x->held = 0;
+		if (x->gen != token_generation())
+			upstream_resend(x);
+		else
+			upstream_deliver(x, CURLE_OK);
+	}
+}
+
+/*
+ * A transfer ended with curl result cr.  A 401 that may only mean the daemon's own
+ * rotation replaced the token is sent again or held (see up_held); anything else is
+ * reported.
+ */
+static void
+upstream_finish(struct xfer *x, CURLcode cr)
+{
+	long	status = 0;
+
+	upstream_detach(x);
+	if (cr == CURLE_OK && (x->flags & UPSTREAM_AUTH) && !x->resent &&
+	    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+	    status == 401) {
+		if (x->gen != token_generation()) {
+			upstream_resend(x);
+			return;
+		}
+		if (up_rotations > 0 && !x->rotation) {
+			log_info("upstream %s %.*s -> 401 during a token rotation; held "
+			    "until it ends", x->method, upstream_what_len(x), x->path);
+			x->held = 1;
+			TAILQ_INSERT_TAIL(&up_held, x, qentry);
+			return;
+		}
+	}
+	upstream_deliver(x, cr);
+}
+
+/* Report x's outcome (it is out of curl and every list but up_xfers) and free it. */
+static void
+upstream_deliver(struct xfer *x, CURLcode cr)
+{
+	struct upstream_result	res;
+	curl_off_t		retry = -1;
+	char			msg[64];
+	int			rotation = x->rotation;
+
+	memset(&res, 0, sizeof(res));
+	res.retry_after_ms = -1;
 	TAILQ_REMOVE(&up_xfers, x, entry);
 	up_nxfers--;
+	if (rotation)
+		up_rotations--;
 
 	if (cr == CURLE_OK) {
 		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &res.status);
@@ -536,6 +639,9 @@ upstream_finish(struct xfer *x, CURLcode cr)
 	}
 	x->cb(&res, x->arg);
 	upstream_xfer_free(x);
+	/* The rotation's callback has swapped the token in by now. */
+	if (rotation)
+		upstream_release_held();
 	upstream_pump();
 }
 
@@ -647,15 +753,11 @@ upstream_shutdown(void)
 	res.retry_after_ms = -1;
 	res.errmsg = "daemon is shutting down";
 	while ((x = TAILQ_FIRST(&up_xfers)) != NULL) {
-		if (x->queued) {
-			TAILQ_REMOVE(&up_queue, x, qentry);
-			x->queued = 0;
-		} else {
-			curl_multi_remove_handle(up_multi, x->easy);
-			up_active--;
-		}
+		upstream_detach(x);
 		TAILQ_REMOVE(&up_xfers, x, entry);
 		up_nxfers--;
+		if (x->rotation)
+			up_rotations--;
 		x->cb(&res, x->arg);
 		upstream_xfer_free(x);
 	}
@@ -722,6 +824,7 @@ upstream_headers(struct xfer *x, int body)
 	memcpy(x->auth_line, prefix, sizeof(prefix) - 1);
 	memcpy(x->auth_line + sizeof(prefix) - 1, tok, len);
 	x->auth_line[sizeof(prefix) - 1 + len] = '\0';
+	x->gen = token_generation();
 	x->auth.data = x->auth_line;
 	x->auth.next = up_hdrs[body];
 	return OCTO_OK;
@@ -776,10 +879,13 @@ upstream_start(struct xfer *x)
 	CURL	*e;
 	int	 rc = OCTO_ERR_NOMEM;
 
-	if (up_nidle > 0)
-		x->easy = up_idle[--up_nidle];
-	else if ((x->easy = upstream_easy_new()) == NULL)
-		return rc;
+	/* A transfer sent again keeps its handle. */
+	if (x->easy == NULL) {
+		if (up_nidle > 0)
+			x->easy = up_idle[--up_nidle];
+		else if ((x->easy = upstream_easy_new()) == NULL)
+			return rc;
+	}
 	e = x->easy;
 
 	if ((rc = upstream_headers(x, x->body != NULL)) != OCTO_OK)
@@ -862,6 +968,10 @@ upstream_request(const char *method, const char *path, const char *body, int fla
 	}
 	TAILQ_INSERT_TAIL(&up_xfers, x, entry);
 	up_nxfers++;
+	if ((flags & UPSTREAM_AUTH) && strcmp(path, UPSTREAM_ROTATE_PATH) == 0) {
+		x->rotation = 1;
+		up_rotations++;
+	}
 	return OCTO_OK;
 }
 

@@ -225,6 +225,74 @@ check "the old token is refused by the server" [ "$(curl -s -o /dev/null -w '%{h
 ctl status e/after-rotate
 check "the daemon uses the new token" [ "$RC $(jqo .status)" = "0 free" ]
 
+# --- a rotation in flight: 401s to the token it replaces prove nothing ---
+# The renew leaves with the old token while the daemon's own rotation is in flight, and
+# the server (1 s latency on every request, served in arrival order) rotates first, so
+# it answers the renew 401.  The daemon must resend it with the new token: no lost
+# lease, no degraded health.  An attached lease can be renewed only on its holder's
+# connection, which no client here can drive from a script; a detached lease can be
+# renewed from any connection of its uid and goes through the same renew path.
+LEASECLIENT="$top_builddir/tests/integration/leaseclient"
+set -- $("$LEASECLIENT" detach "$OCTOSTORED_SOCKET" rot/held 60 120)
+RLEASE=${1:-error}
+check "rotation race: a detached lease is held" [ "$RLEASE" != error ]
+fake_post /_fake/fault '{"latency_ms":1000}'
+R0=$(stat_of .requests.rotate)
+N0=$(grep -c 'lease lost' "$T/daemon.log")
+"$OCTOSTORECTL" --json rotate-token >"$T/rot2.out" 2>>"$T/ctl.err" &
+ROT=$!
+# No fixed head start: the renew goes out once the fake has counted the rotation.
+rotation_arrived() { [ "$(stat_of .requests.rotate)" != "$R0" ]; }
+check "rotation race: the rotation reached the server" poll_until 10 rotation_arrived
+RN=$("$LEASECLIENT" renew "$OCTOSTORED_SOCKET" rot/held "$RLEASE" 60 2>&1)
+wait "$ROT"
+RRC=$?
+fake_post /_fake/clear '{}'
+check "rotation race: the rotation succeeded" \
+    [ "$RRC $(jq -r '(.rotated|tostring) + " " + (.persisted|tostring)' "$T/rot2.out")" = "0 true true" ]
+check "rotation race: the server refused the renew's old token once" \
+    grep -q 'POST /locks/rot%2Fheld/renew -> 401' "$T/fake.log"
+check "rotation race: the renew succeeded all the same (got $RN)" [ "$RN" = renewed ]
+# Before any other authenticated request could set auth_ok again.
+ctl health
+check "rotation race: health ok, auth_ok true" \
+    [ "$(jqo '.status + " " + (.upstream.auth_ok | tostring)')" = "ok true" ]
+check "rotation race: no lease lost" [ "$(grep -c 'lease lost' "$T/daemon.log")" = "$N0" ]
+RST=$("$LEASECLIENT" status "$OCTOSTORED_SOCKET" rot/held)
+check "rotation race: the lease is still held (got $RST)" \
+    sh -c "printf '%s' '$RST' | grep -q '^held [0-9]* held detached$'"
+check "rotation race: the rotated token is in the file" \
+    [ "$(cat "$T/daemon-tok")" != "$NEWTOK" ]
+ROTTOK=$(cat "$T/daemon-tok")
+check "rotation race: the reply does not carry the token" \
+    sh -c "! grep -qF -- '$ROTTOK' '$T/rot2.out'"
+"$LEASECLIENT" release "$OCTOSTORED_SOCKET" rot/held "$RLEASE" >/dev/null
+NEWTOK=$ROTTOK
+
+# A 401 that arrives while a rotation is in flight waits for it; when the rotation fails
+# (here it hangs until request_timeout) the token is unchanged and the 401 is real: it
+# is delivered then, and only then.
+set -- $("$LEASECLIENT" detach "$OCTOSTORED_SOCKET" rot/held2 60 120)
+RLEASE=${1:-error}
+R0=$(stat_of .requests.rotate)
+fake_post /_fake/fault '{"mode":"hang","path_prefix":"/auth/token/rotate"}'
+: >"$T/order"
+{ "$OCTOSTORECTL" --json rotate-token >"$T/rot3.out" 2>>"$T/ctl.err"; echo rotate >>"$T/order"; } &
+ROT=$!
+check "held 401: the rotation reached the server" poll_until 10 rotation_arrived
+fake_post /_fake/fault '{"status":401,"code":"authentication_failed","path_prefix":"/locks/rot%2Fheld2/renew"}'
+{ "$LEASECLIENT" renew "$OCTOSTORED_SOCKET" rot/held2 "$RLEASE" 60 >"$T/renew3.out" 2>&1; echo renew >>"$T/order"; } &
+REN=$!
+wait "$ROT"
+wait "$REN"
+fake_post /_fake/clear '{}'
+check "held 401: the rotation timed out" [ "$(jq -r .error.code "$T/rot3.out")" = timeout ]
+check "held 401: the renew was answered after the rotation ended ($(tr '\n' ' ' <"$T/order"))" \
+    [ "$(tr '\n' ' ' <"$T/order")" = "rotate renew " ]
+check "held 401: then delivered as it is (got $(cat "$T/renew3.out"))" \
+    [ "$(cat "$T/renew3.out")" != renewed ]
+check "held 401: the token is unchanged" [ "$(cat "$T/daemon-tok")" = "$NEWTOK" ]
+
 # --- SIGHUP re-reads the token file: a revoked token shows, then the good one again ---
 # reload_token CONTENT: replace the file atomically, SIGHUP, wait for the log line.
 reload_token() {
