@@ -41,11 +41,49 @@ static char		token_path[PATH_MAX];
 static uint64_t		token_gen;
 
 /*
- * Read a token file into buf (API_TOKEN_MAX + 1 bytes), stripping trailing newlines.
- * Returns 0 and *len, -1 with err (ENOENT in errno when the file does not exist).
+ * After a rotation the file could not take (a credential, or no write access), the
+ * file still holds the revoked token: the identity it had then, so that a SIGHUP
+ * keeps the rotated token unless someone has put a new file there since.
+ */
+struct token_file_id {
+	dev_t		dev;
+	ino_t		ino;
+	off_t		size;
+	struct timespec	mtime;
+	struct timespec	ctime;
+};
+static int			token_mem_only;
+static struct token_file_id	token_mem_id;
+
+/* The identity of the file st describes. */
+static void
+token_file_id(const struct stat *st, struct token_file_id *id)
+{
+	memset(id, 0, sizeof(*id));
+	id->dev = st->st_dev;
+	id->ino = st->st_ino;
+	id->size = st->st_size;
+	id->mtime = st->st_mtim;
+	id->ctime = st->st_ctim;
+}
+
+/* True if a and b are the same file, unchanged. */
+static int
+token_file_same(const struct token_file_id *a, const struct token_file_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	    a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+/*
+ * Read a token file into buf (API_TOKEN_MAX + 1 bytes), stripping trailing newlines;
+ * id (if not NULL) gets the identity of the file read.  Returns 0 and *len, -1 with
+ * err (ENOENT in errno when the file does not exist).
  */
 static int
-token_read_file(const char *path, char *buf, size_t *len, char *err, size_t errlen)
+token_read_file(const char *path, char *buf, size_t *len, struct token_file_id *id,
+    char *err, size_t errlen)
 {
 	struct stat	st;
 	char		tmp[API_TOKEN_MAX + 2];
@@ -104,6 +142,8 @@ token_read_file(const char *path, char *buf, size_t *len, char *err, size_t errl
 	memcpy(buf, tmp, n);
 	buf[n] = '\0';
 	*len = n;
+	if (id != NULL)
+		token_file_id(&st, id);
 	rc = 0;
 out:
 	explicit_bzero(tmp, sizeof(tmp));
@@ -147,6 +187,7 @@ token_load(const struct config *cfg, char *err, size_t errlen)
 	int		 rc = -1;
 
 	token_wipe();
+	token_mem_only = 0;
 	env = getenv("OCTOSTORE_TOKEN");
 
 	if (cfg->token_file != NULL) {
@@ -155,13 +196,13 @@ token_load(const struct config *cfg, char *err, size_t errlen)
 			snprintf(err, errlen, "token file path too long");
 			goto out;
 		}
-		if (token_read_file(token_path, tmp, &len, err, errlen) != 0)
+		if (token_read_file(token_path, tmp, &len, NULL, err, errlen) != 0)
 			goto out;
 		token_src = TOKEN_FILE;
 	} else if ((dir = getenv("CREDENTIALS_DIRECTORY")) != NULL && *dir != '\0' &&
 	    snprintf(token_path, sizeof(token_path), "%s/token", dir) <
 	    (int)sizeof(token_path) && access(token_path, F_OK) == 0) {
-		if (token_read_file(token_path, tmp, &len, err, errlen) != 0)
+		if (token_read_file(token_path, tmp, &len, NULL, err, errlen) != 0)
 			goto out;
 		token_src = TOKEN_CREDENTIAL;
 	} else if (env != NULL && *env != '\0') {
@@ -201,17 +242,29 @@ out:
 int
 token_reload(void)
 {
-	char	tmp[API_TOKEN_MAX + 1], err[PATH_MAX + 128];
-	size_t	len;
+	struct token_file_id	id;
+	char			tmp[API_TOKEN_MAX + 1], err[PATH_MAX + 128];
+	size_t			len;
 
 	if (token_src != TOKEN_FILE && token_src != TOKEN_CREDENTIAL) {
 		log_info("token from %s: nothing to reload", token_source());
 		return 0;
 	}
-	if (token_read_file(token_path, tmp, &len, err, sizeof(err)) != 0) {
+	if (token_read_file(token_path, tmp, &len, &id, err, sizeof(err)) != 0) {
 		log_error("%s; keeping the current token", err);
 		return -1;
 	}
+	if (token_mem_only && token_file_same(&id, &token_mem_id)) {
+		/* Still the token the rotation revoked. */
+		explicit_bzero(tmp, sizeof(tmp));
+		log_info("token file %s unchanged since a rotation that could not be "
+		    "written to it: keeping the rotated token", token_path);
+		return 0;
+	}
+	if (token_mem_only)
+		log_info("token file %s changed since a rotation that could not be written "
+		    "to it: taking the file's token", token_path);
+	token_mem_only = 0;
 	token_set(tmp, len);
 	explicit_bzero(tmp, sizeof(tmp));
 	log_info("token reloaded from %s", token_path);
@@ -341,6 +394,8 @@ out:
 int
 token_replace(const char *tok, size_t len, int *persisted)
 {
+	struct stat	st;
+
 	*persisted = 0;
 	if (!api_token_check(tok, len))
 		return -1;
@@ -349,6 +404,14 @@ token_replace(const char *tok, size_t len, int *persisted)
 	else
 		log_warn("token from %s: the rotated token lives in memory only and is "
 		    "lost on restart", token_source());
+	/* The file still holds the revoked token: remember it, for token_reload. */
+	token_mem_only = !*persisted && token_path[0] != '\0';
+	if (token_mem_only) {
+		if (stat(token_path, &st) == 0)
+			token_file_id(&st, &token_mem_id);
+		else
+			memset(&token_mem_id, 0, sizeof(token_mem_id));
+	}
 	token_set(tok, len);
 	return 0;
 }

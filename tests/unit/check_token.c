@@ -302,6 +302,42 @@ START_TEST(test_replace_not_file)
 }
 END_TEST
 
+/*
+ * SIGHUP after a rotation kept in memory only (a credential is never rewritten): the
+ * file still holds the revoked token, so the rotated one stays until the file changes.
+ */
+START_TEST(test_reload_after_memory_rotation)
+{
+	char	cred[PATH_MAX];
+	int	persisted = -1;
+
+	snprintf(cred, sizeof(cred), "%s/token", dir);
+	put(cred, "tok-cred-revoked\n", 0400);
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	ck_assert_int_eq(load(NULL), 0);
+	ck_assert_int_eq(token_replace("tok-rot-NNN", 11, &persisted), 0);
+	ck_assert_int_eq(persisted, 0);
+	ck_assert_int_eq(token_reload(), 0);
+	expect_token("tok-rot-NNN");
+	ck_assert(logged("keeping the rotated token"));
+	ck_assert_int_eq(token_reload(), 0);
+	expect_token("tok-rot-NNN");
+
+	/* A new file put there since (systemd restarts, an operator) is taken. */
+	put(cred, "tok-cred-newer\n", 0400);
+	ck_assert_int_eq(token_reload(), 0);
+	expect_token("tok-cred-newer");
+	ck_assert(logged("changed since a rotation"));
+	ck_assert(!logged("tok-rot-NNN"));
+	ck_assert(!logged("tok-cred-newer"));
+
+	/* Once taken, a reload is an ordinary re-read again. */
+	put(cred, "tok-cred-third\n", 0400);
+	ck_assert_int_eq(token_reload(), 0);
+	expect_token("tok-cred-third");
+}
+END_TEST
+
 /* Without write access to the directory the new token stays in memory (not as root). */
 START_TEST(test_replace_readonly)
 {
@@ -336,6 +372,7 @@ token_suite(void)
 	tcase_add_test(tc, test_replace_symlink);
 	tcase_add_test(tc, test_replace_not_file);
 	tcase_add_test(tc, test_replace_readonly);
+	tcase_add_test(tc, test_reload_after_memory_rotation);
 	suite_add_tcase(s, tc);
 	return s;
 }
