@@ -23,6 +23,15 @@ struct client_event {
 
 #define CLIENT_EVENTS_MAX	1024
 
+/*
+ * Replies are bounded by the client's own limit, not the request limits of
+ * octo_proto_limits_default(): a list of many locks is far over 64 KiB and 4,096
+ * objects.  The default is the protocol's ceiling, which is also where the daemon drops
+ * a client that does not read its replies.  Every msgpack object takes at least one
+ * byte, so the object limit is the byte limit and only the byte limit is ever reached.
+ */
+#define CLIENT_REPLY_MAX	OCTO_MAX_MSG_CEILING
+
 /* A lease handle; listed on its client so that lease_lost can mark it. */
 struct octo_lease {
 	struct octo_lease	*next;
@@ -55,6 +64,7 @@ struct octo_client {
 	msgpack_packer	 pk;
 
 	int		 err;		/* the last call's error, see octo_last_error_*() */
+	int		 errdaemon;	/* it came in an error reply from the daemon */
 	char		 errcode[OCTO_METHOD_SIZE];
 	char		 errmsg[OCTO_TEXT_SIZE];
 	char		 errparam[OCTO_METHOD_SIZE];
@@ -81,6 +91,9 @@ int	 client_error(struct octo_client *, int, const char *, ...)
 
 /* Copy a counted string, truncating to fit; embedded NULs end the C string early. */
 void	 client_copy_text(char *, size_t, const char *, size_t);
+
+/* Set the reply limits: size bytes, and as many objects. */
+void	 client_set_limits(struct octo_client *, size_t);
 
 /* locks.c: mark the handles of lease_id lost. */
 void	 locks_mark_lost(struct octo_client *, const char *);

@@ -21,7 +21,7 @@
  *  64  usage error
  *  65  invalid argument or validation error
  *  69  daemon unavailable: cannot connect, or the connection was lost
- *  70  internal error
+ *  70  internal error, or a malformed or oversized reply from the daemon
  *  75  temporary failure: server unreachable, timeout, rate limited, busy
  *  77  permission denied or authentication failure
  */
@@ -139,7 +139,7 @@ usage(FILE *f)
 "  64  usage error\n"
 "  65  invalid argument or validation error\n"
 "  69  daemon unavailable (cannot connect, or the connection was lost)\n"
-"  70  internal error\n"
+"  70  internal error, or a malformed or oversized reply from the daemon\n"
 "  75  temporary failure (server unreachable, timeout, rate limited): retry\n"
 "  77  permission denied or authentication failure\n", f);
 }
@@ -282,13 +282,19 @@ ctl_report(const char *cmd, const char *code, const char *msg, const char *param
 	ctl_json_print(o);
 }
 
-/* Report a failed call; returns the exit status for it. */
+/*
+ * Report a failed call; returns the exit status for it.  message_too_large from the
+ * daemon is about our request (an argument too big: 65); found by the library, it is
+ * the daemon's reply that broke the client's limit, a daemon failure (70).
+ */
 int
 ctl_fail(struct octo_client *c, const char *cmd, int r)
 {
 	ctl_report(cmd, octo_last_error_code(c), octo_last_error_message(c),
 	    octo_last_error_param(c), octo_last_error_retry_after_ms(c),
 	    octo_last_error_request_id(c));
+	if (r == OCTO_ERR_TOO_LARGE && !octo_last_error_from_daemon(c))
+		return CTL_EXIT_SOFTWARE;
 	return ctl_exit_status(r);
 }
 

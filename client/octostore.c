@@ -29,6 +29,7 @@ void
 client_reset_error(struct octo_client *c)
 {
 	c->err = OCTO_OK;
+	c->errdaemon = 0;
 	strcpy(c->errcode, "ok");
 	c->errmsg[0] = '\0';
 	c->errparam[0] = '\0';
@@ -128,7 +129,7 @@ octo_connect(const char *socket_path, int timeout_ms, struct octo_client **out)
 	c->fd = fd;
 	c->timeout_ms = timeout_ms < 0 ? -1 : timeout_ms;
 	c->next_msgid = 1;
-	octo_proto_limits_default(&c->lim);
+	client_set_limits(c, CLIENT_REPLY_MAX);
 	msgpack_sbuffer_init(&c->out);
 	msgpack_packer_init(&c->pk, c, client_write);
 	client_reset_error(c);
@@ -182,13 +183,22 @@ octo_set_timeout(struct octo_client *c, int timeout_ms)
 	c->timeout_ms = timeout_ms < 0 ? -1 : timeout_ms;
 }
 
+/* Set the reply limits: size bytes, and as many objects (each takes a byte or more). */
+void
+client_set_limits(struct octo_client *c, size_t size)
+{
+	octo_proto_limits_default(&c->lim);
+	c->lim.max_msg = size;
+	c->lim.max_elems = size;
+}
+
 /* Largest reply accepted. */
 int
 octo_set_max_message_size(struct octo_client *c, size_t size)
 {
 	if (size < 1024 || size > OCTO_MAX_MSG_CEILING)
 		return OCTO_ERR_INVALID_ARGUMENT;
-	c->lim.max_msg = size;
+	client_set_limits(c, size);
 	return OCTO_OK;
 }
 
@@ -227,4 +237,10 @@ const char *
 octo_last_error_request_id(const struct octo_client *c)
 {
 	return c->errreqid[0] != '\0' ? c->errreqid : NULL;
+}
+
+int
+octo_last_error_from_daemon(const struct octo_client *c)
+{
+	return c->errdaemon;
 }

@@ -78,9 +78,13 @@ OCTO_API int octo_fd(const struct octo_client *c);
 OCTO_API void octo_set_timeout(struct octo_client *c, int timeout_ms);
 
 /*
- * Largest reply accepted, in bytes (default 65,536, like the daemon).  A reply over it
- * fails the call with OCTO_ERR_TOO_LARGE and kills the connection.  Returns
- * OCTO_ERR_INVALID_ARGUMENT outside 1 KiB..16 MiB.
+ * Largest reply accepted, in bytes (default 16 MiB, the most a daemon sends; a list
+ * reply takes about 100 bytes per lock, more with long names or metadata).  The input
+ * buffer grows as a reply needs, up to this, and is freed again after a reply over
+ * 64 KiB.  A reply over the limit fails the call with OCTO_ERR_TOO_LARGE and kills the
+ * connection; octo_last_error_from_daemon() is then 0, which tells it from the
+ * daemon's message_too_large about a request.  Returns OCTO_ERR_INVALID_ARGUMENT
+ * outside 1 KiB..16 MiB.
  */
 OCTO_API int octo_set_max_message_size(struct octo_client *c, size_t size);
 
@@ -96,6 +100,9 @@ OCTO_API int octo_set_max_message_size(struct octo_client *c, size_t size);
  * - octo_last_error_param: the parameter at fault (invalid_argument), or NULL.
  * - octo_last_error_retry_after_ms: when to retry, or -1 when the daemon gave no hint.
  * - octo_last_error_request_id: the OctoStore server's request id, or NULL.
+ * - octo_last_error_from_daemon: 1 when the error came in an error reply from the
+ *   daemon, 0 when the library found it (connection, limits, a malformed reply, an
+ *   argument it checks itself, a held lock) or after a success.
  */
 OCTO_API int octo_last_error(const struct octo_client *c);
 OCTO_API const char *octo_last_error_code(const struct octo_client *c);
@@ -103,6 +110,7 @@ OCTO_API const char *octo_last_error_message(const struct octo_client *c);
 OCTO_API const char *octo_last_error_param(const struct octo_client *c);
 OCTO_API int64_t octo_last_error_retry_after_ms(const struct octo_client *c);
 OCTO_API const char *octo_last_error_request_id(const struct octo_client *c);
+OCTO_API int octo_last_error_from_daemon(const struct octo_client *c);
 
 /* Notifications from the daemon (PROTOCOL.md "Notifications"). */
 enum octo_event_type {

@@ -12,6 +12,7 @@
 #include "client.h"
 
 #define RPC_READ_MIN		4096	/* first input buffer */
+#define RPC_READ_KEEP		(64 * 1024)	/* a larger one is freed once empty */
 #define RPC_POLL_READS		64	/* reads per octo_poll_events(), then yield */
 
 /* Milliseconds on the monotonic clock. */
@@ -47,6 +48,7 @@ rpc_reply_error(struct octo_client *c, const msgpack_object *e)
 		return client_error(c, OCTO_ERR_PROTOCOL, "error reply without a code");
 	client_reset_error(c);
 	c->err = octo_err_from_name(s, len);
+	c->errdaemon = 1;
 	client_copy_text(c->errcode, sizeof(c->errcode), s, len);
 	if (octo_proto_get_str(e, "message", &s, &len) == OCTO_OK)
 		client_copy_text(c->errmsg, sizeof(c->errmsg), s, len);
@@ -204,8 +206,11 @@ rpc_read(struct octo_client *c)
 		size = c->insize == 0 ? RPC_READ_MIN : c->insize * 2;
 		if (size > c->lim.max_msg)
 			size = c->lim.max_msg;
-		if (size <= c->insize)
-			return rpc_kill(c, OCTO_ERR_TOO_LARGE, "reply too large");
+		if (size <= c->insize) {
+			/* Not reached: octo_proto_scan() refuses a full buffer first. */
+			return rpc_kill(c, OCTO_ERR_TOO_LARGE,
+			    "reply from the daemon exceeds the client's limit");
+		}
 		if ((p = realloc(c->in, size)) == NULL)
 			return client_error(c, OCTO_ERR_NOMEM, NULL);
 		c->in = p;
@@ -239,6 +244,7 @@ rpc_read(struct octo_client *c)
 static int
 rpc_process(struct octo_client *c, uint32_t want, struct octo_msg *m)
 {
+	char	what[128];
 	size_t	len;
 	int	r;
 
@@ -246,8 +252,11 @@ rpc_process(struct octo_client *c, uint32_t want, struct octo_msg *m)
 		r = octo_proto_scan(c->in + c->inoff, c->inlen - c->inoff, &c->lim, &len);
 		if (r == OCTO_ERR_AGAIN)
 			return r;
-		if (r == OCTO_ERR_TOO_LARGE)
-			return rpc_kill(c, r, "reply exceeds the message size limit");
+		if (r == OCTO_ERR_TOO_LARGE) {
+			snprintf(what, sizeof(what), "reply from the daemon exceeds the "
+			    "client's limit of %zu bytes", c->lim.max_msg);
+			return rpc_kill(c, r, what);
+		}
 		if (r != OCTO_OK)
 			return rpc_kill(c, r, "malformed message from the daemon");
 		if (octo_proto_decode(c->in + c->inoff, len, &c->zone, m) != OCTO_OK) {
@@ -348,6 +357,12 @@ rpc_end(struct octo_client *c, int r)
 		c->inoff += c->held;
 		c->held = 0;
 		msgpack_zone_clear(&c->zone);
+	}
+	/* A big reply's buffer is not kept for the life of the connection. */
+	if (c->inoff == c->inlen && c->insize > RPC_READ_KEEP) {
+		free(c->in);
+		c->in = NULL;
+		c->inoff = c->inlen = c->insize = 0;
 	}
 	rpc_deliver(c);
 	return r;

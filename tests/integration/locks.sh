@@ -3,7 +3,8 @@
 # --json output of acquire, status, list, release, renew and health, the exit codes 10
 # (held, delayed), 65 (invalid argument), 1 (lease_not_current, not_owner) and 75
 # (server unreachable), and escaping of server-supplied text.  Runs against the local
-# backend (no network), then briefly against octofake for the unreachable case.
+# backend (no network), then briefly against octofake for a list of 400 held locks (a
+# reply far over the request limits: 64 KiB, 4,096 objects) and the unreachable case.
 # upstream.sh covers the remote path in depth.
 . "$top_srcdir/tests/integration/lib.sh"
 
@@ -11,9 +12,11 @@ CTL=$OCTOSTORECTL
 PY=${PYTHON:-python3}
 HOLD="$top_builddir/tests/integration/localstream"
 FAKE="$top_builddir/tests/fake-upstream/octofake"
+UCLIENT="$top_builddir/tests/integration/upstream_client"
 HOLD_PID=
 FAKE_PID=
-kill_at_exit HOLD_PID FAKE_PID
+FILL_PID=
+kill_at_exit HOLD_PID FAKE_PID FILL_PID
 
 # json_get FILE EXPR: print a Python expression over the JSON document d read from FILE.
 json_get() {
@@ -168,6 +171,26 @@ EOF
 	run status r/one
 	check "remote: status of a free lock, exit 0" sh -c '[ "$1" -eq 0 ] && grep -qx "status: free" "$2"' \
 	    sh "$RC" "$OCTO_TMP/out"
+
+	# A list of 400 held locks: some 60 KiB and over 10,000 objects, past the request
+	# limits, which once applied to replies too (exit 70, protocol_error).
+	mkfifo "$OCTO_TMP/fill.fifo"
+	"$UCLIENT" fill "$OCTOSTORED_SOCKET" fill/ 400 >"$OCTO_TMP/fill.fifo" &
+	FILL_PID=$!
+	read -r held nheld <"$OCTO_TMP/fill.fifo" || fail "upstream_client fill did not start"
+	check "remote: one connection holds 400 locks under fill/" test "$held $nheld" = "held 400"
+	run --json list --prefix fill/
+	check "remote: list --json of 400 locks, exit 0 (exit $RC)" [ "$RC" -eq 0 ]
+	check "remote: list --json has the 400 held locks" is \
+	    'len(d["locks"]) == 400 and d["total"] == 400 and
+	     all(l["status"] == "held" for l in d["locks"]) and
+	     sorted(l["name"] for l in d["locks"]) == sorted("fill/%d" % i for i in range(400))'
+	run list --prefix fill/
+	check "remote: list text shows 400 lines and a header" sh -c \
+	    '[ "$1" -eq 0 ] && [ "$(grep -c "^fill/[0-9]*	held	" "$2")" -eq 400 ]' sh "$RC" "$OCTO_TMP/out"
+	kill -TERM "$FILL_PID"
+	wait "$FILL_PID" 2>/dev/null
+	FILL_PID=
 	kill -TERM "$FAKE_PID"
 	wait "$FAKE_PID" 2>/dev/null
 	FAKE_PID=

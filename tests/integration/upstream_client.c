@@ -1,7 +1,9 @@
-/* upstream_client.c - liboctostore driver for upstream.sh: a lease's whole life on one
- * connection, and acquire/release pairs from parallel processes (issue 3). */
+/* upstream_client.c - liboctostore driver for upstream.sh and locks.sh: a lease's whole
+ * life on one connection, acquire/release pairs from parallel processes, and many locks
+ * held by one connection (issue 3). */
 #include <sys/wait.h>
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +138,45 @@ load(const char *sock, const char *prefix, int pairs, int procs)
 	return failed == 0 ? 0 : 1;
 }
 
+/*
+ * Acquire PREFIX0..PREFIX<n-1> on one connection, print "held N", then keep the
+ * connection (and so the leases) until killed or the daemon goes away.
+ */
+static int
+fill(const char *sock, const char *prefix, int n)
+{
+	struct octo_acquire_result	 a;
+	struct octo_client		*c;
+	struct pollfd			 pfd;
+	char				 name[300];
+	int				 i, r;
+
+	if (n < 1 || n > 1000) {
+		fprintf(stderr, "upstream_client: fill: N must be 1..1000\n");
+		return 64;
+	}
+	if ((r = octo_connect(sock, 20000, &c)) != OCTO_OK) {
+		fprintf(stderr, "fill: connect: %s\n", octo_strerror(r));
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s%d", prefix, i);
+		if ((r = octo_acquire(c, name, 60, NULL, -1, &a)) != OCTO_OK) {
+			fprintf(stderr, "fill: acquire %s: %s (%s)\n", name,
+			    octo_strerror(r), octo_last_error_code(c));
+			octo_close(c);
+			return 1;
+		}
+	}
+	printf("held %d\n", n);
+	pfd.fd = octo_fd(c);
+	pfd.events = POLLIN;
+	while (poll(&pfd, 1, -1) >= 0 && octo_poll_events(c) == OCTO_OK)
+		;
+	octo_close(c);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -144,7 +185,10 @@ main(int argc, char **argv)
 		return lifecycle(argv[2], argv[3], argv[4]);
 	if (argc == 6 && strcmp(argv[1], "load") == 0)
 		return load(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
+	if (argc == 5 && strcmp(argv[1], "fill") == 0)
+		return fill(argv[2], argv[3], atoi(argv[4]));
 	fprintf(stderr, "usage: upstream_client lifecycle SOCKET NAME PREFIX\n"
-	    "       upstream_client load SOCKET PREFIX PAIRS PROCS\n");
+	    "       upstream_client load SOCKET PREFIX PAIRS PROCS\n"
+	    "       upstream_client fill SOCKET PREFIX N\n");
 	return 64;
 }
