@@ -42,9 +42,10 @@ extern "C" {
 
 /* Sizes of the fixed string fields below, each including its terminating NUL. */
 #define OCTO_NAME_SIZE		257	/* lock names: at most 256 bytes */
-#define OCTO_ID_SIZE		129	/* lease, holder, user and request ids */
+#define OCTO_ID_SIZE		129	/* lease, holder, user and request ids: 128 bytes */
 #define OCTO_TIME_SIZE		64	/* RFC 3339 timestamps */
-#define OCTO_METADATA_SIZE	1025	/* metadata: at most 1,024 bytes */
+/* Metadata: the server allows 1,024 characters, up to 4,096 bytes of UTF-8. */
+#define OCTO_METADATA_SIZE	4097
 #define OCTO_METHOD_SIZE	65	/* method names: at most 64 bytes */
 #define OCTO_VERSION_SIZE	64
 #define OCTO_TEXT_SIZE		512	/* free-form text, truncated to fit */

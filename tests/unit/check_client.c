@@ -782,6 +782,128 @@ START_TEST(test_big_list)
 }
 END_TEST
 
+/*
+ * --- the largest valid fields: metadata of 1,024 four-byte characters (the server
+ * counts characters; the daemon passes up to 4,096 bytes) and a 128-byte holder id;
+ * one byte more of either breaks the protocol.
+ */
+#define MD_CHAR		"\xf0\x9f\x98\x80"	/* U+1F600, 4 bytes of UTF-8 */
+#define MD_CHARS	1024
+
+static char	big_md[4 * MD_CHARS + 2];
+static char	big_holder[130];
+
+/* A status result with metadata md and holder id holder. */
+static void
+pack_status(msgpack_packer *pk, uint32_t id, const char *md, const char *holder)
+{
+	octo_proto_pack_result(pk, id);
+	msgpack_pack_map(pk, 6);
+	kv_str(pk, "name", "big");
+	kv_str(pk, "status", "held");
+	kv_str(pk, "holder_id", holder);
+	kv_int(pk, "fencing_token", 3);
+	kv_str(pk, "expires_at", "2026-11-27T16:00:00Z");
+	kv_str(pk, "metadata", md);
+}
+
+static void
+script_big_fields(struct fake *f)
+{
+	msgpack_sbuffer	sb;
+	msgpack_packer	pk;
+	uint32_t	id;
+	int		i;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	FAKE_CHECK(f, (id = fake_expect(f, "status")) != 0);
+	pack_status(&pk, id, big_md, big_holder);
+	fake_send(f, &sb);
+
+	FAKE_CHECK(f, (id = fake_expect(f, "acquire")) != 0);
+	octo_proto_pack_result(&pk, id);
+	msgpack_pack_map(&pk, 6);
+	kv_str(&pk, "status", "held");
+	kv_str(&pk, "name", "big");
+	kv_str(&pk, "holder_id", big_holder);
+	kv_str(&pk, "expires_at", "2026-11-27T16:00:00Z");
+	kv_int(&pk, "retry_after_ms", 2500);
+	kv_str(&pk, "metadata", big_md);
+	fake_send(f, &sb);
+
+	FAKE_CHECK(f, (id = fake_expect(f, "list")) != 0);
+	octo_proto_pack_result(&pk, id);
+	msgpack_pack_map(&pk, 2);
+	octo_proto_pack_str(&pk, "locks");
+	msgpack_pack_array(&pk, 2);
+	for (i = 0; i < 2; i++) {
+		msgpack_pack_map(&pk, 3);
+		kv_str(&pk, "name", i == 0 ? "big" : "small");
+		kv_str(&pk, "status", "held");
+		kv_str(&pk, "metadata", i == 0 ? big_md : "m");
+	}
+	kv_int(&pk, "total", 2);
+	fake_send(f, &sb);
+
+	/* One byte over: the metadata, then (on a new connection) the holder id. */
+	FAKE_CHECK(f, (id = fake_expect(f, "status")) != 0);
+	strcat(big_md, "x");
+	pack_status(&pk, id, big_md, "h");
+	fake_send(f, &sb);
+	fake_wait_eof(f);
+	close(f->fd);
+	f->len = f->mlen = 0;
+	FAKE_CHECK(f, (f->fd = accept(f->lfd, NULL, NULL)) != -1);
+	FAKE_CHECK(f, (id = fake_expect(f, "status")) != 0);
+	strcat(big_holder, "x");
+	pack_status(&pk, id, "m", big_holder);
+	fake_send(f, &sb);
+	msgpack_sbuffer_destroy(&sb);
+	fake_wait_eof(f);
+}
+
+START_TEST(test_big_fields)
+{
+	struct octo_client		*c;
+	struct octo_lock_info		 li;
+	struct octo_acquire_result	 a;
+	struct octo_lock_list		 l;
+	char				 md[sizeof(big_md)];
+	int				 i;
+
+	for (i = 0; i < MD_CHARS; i++)
+		memcpy(big_md + 4 * i, MD_CHAR, 4);
+	big_md[4 * MD_CHARS] = '\0';
+	memset(big_holder, 'h', 128);
+	big_holder[128] = '\0';
+	memcpy(md, big_md, sizeof(md));
+	fk = fake_start(script_big_fields);
+	c = connect_fake(fk, 5000);
+	ck_assert_int_eq(octo_status(c, "big", &li), OCTO_OK);
+	ck_assert_int_eq(li.has_metadata, 1);
+	ck_assert_uint_eq(li.metadata_len, 4096);
+	ck_assert_str_eq(li.metadata, md);
+	ck_assert_uint_eq(strlen(li.holder_id), 128);
+	ck_assert_int_eq(octo_acquire(c, "big", 0, NULL, -1, &a), OCTO_ERR_LOCK_HELD);
+	ck_assert_uint_eq(a.metadata_len, 4096);
+	ck_assert_str_eq(a.metadata, md);
+	ck_assert_uint_eq(strlen(a.holder_id), 128);
+	ck_assert_int_eq(octo_list(c, NULL, &l), OCTO_OK);
+	ck_assert_uint_eq(l.nlocks, 2);
+	ck_assert_str_eq(l.locks[0].metadata, md);
+	ck_assert_str_eq(l.locks[1].metadata, "m");
+	octo_list_free(&l);
+	ck_assert_int_eq(octo_status(c, "big", &li), OCTO_ERR_PROTOCOL);
+	ck_assert_str_eq(li.metadata, "");
+	octo_close(c);
+	c = connect_fake(fk, 5000);
+	ck_assert_int_eq(octo_status(c, "big", &li), OCTO_ERR_PROTOCOL);
+	octo_close(c);
+	fake_finish(fk);
+}
+END_TEST
+
 /* --- no reply at all: the call returns after its timeout, not before. */
 static void
 script_silent(struct fake *f)
@@ -1172,6 +1294,7 @@ client_suite(void)
 	tcase_add_test(tc, test_truncated_then_close);
 	tcase_add_test(tc, test_oversize_reply);
 	tcase_add_test(tc, test_big_list);
+	tcase_add_test(tc, test_big_fields);
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_msgid0_error);
 	tcase_add_test(tc, test_lock_calls);
