@@ -355,7 +355,8 @@ ctl_list(struct octo_client *c, char **argv)
 		puts("NAME\tSTATUS\tFENCING_TOKEN\tEXPIRES_AT\tHOLDER_ID");
 		for (i = 0; i < l.nlocks; i++) {
 			list_field(l.locks[i].name, 0);
-			printf("%s\t%llu\t", l.locks[i].held ? "held" : "free",
+			printf("%s\t%llu\t", l.locks[i].held ? "held" :
+			    l.locks[i].lost ? "lost" : "free",
 			    (unsigned long long)l.locks[i].fencing_token);
 			list_field(l.locks[i].expires_at, 0);
 			list_field(l.locks[i].holder_id, 1);

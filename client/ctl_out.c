@@ -127,11 +127,32 @@ ctl_json_num(json_t *o, const char *key, long long val)
 	json_object_set_new(o, key, json_integer(val));
 }
 
-/* One JSON document per line on stdout; consumes o. */
+/*
+ * One JSON document per line on stdout; consumes o.  The output is ASCII, safe on a
+ * terminal: jansson escapes C0 controls and, with JSON_ENSURE_ASCII, everything past
+ * U+007F (C1 controls included) as \uXXXX; DEL it leaves raw, so it is escaped here
+ * (a 0x7f byte can only be inside a string of that output).
+ */
 void
 ctl_json_print(json_t *o)
 {
-	json_dumpf(o, stdout, JSON_COMPACT);
-	putchar('\n');
+	char	*s, *p;
+	size_t	 n;
+
+	s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(o);
+	if (s == NULL) {
+		fputs("octostorectl: out of memory\n", stderr);
+		return;
+	}
+	for (p = s; *p != '\0'; p += n) {
+		n = strcspn(p, "\x7f");
+		fwrite(p, 1, n, stdout);
+		if (p[n] == '\x7f') {
+			fputs("\\u007f", stdout);
+			n++;
+		}
+	}
+	putchar('\n');
+	free(s);
 }

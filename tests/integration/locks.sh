@@ -62,6 +62,17 @@ check "acquire --json: exit 0, every field with its type" is \
      isinstance(d["renew_after_ms"], int) and d["metadata"] == "job\x1b 2"'
 check "acquire --json: fencing token grew ($tok1 before)" is "d['fencing_token'] > $tok1"
 
+# --json output is ASCII: a C1 control (U+009B, CSI) and DEL arrive as \u escapes,
+# never as raw bytes a terminal would act on, and parse back to the same string.
+run --json acquire t/c1 --metadata "$(printf 'a\302\233b\177')"
+check "acquire --json with C1 and DEL in metadata: exit 0" [ "$RC" -eq 0 ]
+check "--json output holds no raw C2 9B or 7F byte" "$PY" -c \
+    'import sys; b = open(sys.argv[1], "rb").read(); sys.exit(b"\xc2\x9b" in b or b"\x7f" in b)' \
+    "$OCTO_TMP/out"
+check "--json output is printable ASCII only" sh -c \
+    '! LC_ALL=C grep -q "[^ -~]" "$1"' sh "$OCTO_TMP/out"
+check "--json metadata parses back to a, U+009B, b, DEL" is 'd["metadata"] == "a\x9bb\x7f"'
+
 # --- another connection holds t/held
 mkfifo "$OCTO_TMP/hold.fifo"
 "$HOLD" hold "$OCTOSTORED_SOCKET" t/held 60 >"$OCTO_TMP/hold.fifo" &
@@ -191,6 +202,26 @@ EOF
 	kill -TERM "$FILL_PID"
 	wait "$FILL_PID" 2>/dev/null
 	FILL_PID=
+
+	# A lease the daemon declares lost (its renewal is refused) while the server still
+	# shows the lock held: list says lost, in text as in JSON, never free.
+	curl -sf -o /dev/null -d '{"status":409,"code":"lease_not_current","count":1,"path_prefix":"/locks/lost%2Fone/renew"}' \
+	    "http://127.0.0.1:$(cat "$OCTO_TMP/port")/_fake/fault" || fail "octofake refused the renew fault"
+	mkfifo "$OCTO_TMP/lost.fifo"
+	"$HOLD" hold "$OCTOSTORED_SOCKET" lost/one 9 >"$OCTO_TMP/lost.fifo" &
+	HOLD_PID=$!
+	read -r _ _ <"$OCTO_TMP/lost.fifo" || fail "the holder did not acquire lost/one"
+	lost_json() {
+		run --json list --prefix lost/
+		is '[l["status"] for l in d["locks"]] == ["lost"]'
+	}
+	check "remote: list --json shows the refused lease lost" poll_until 8 lost_json
+	run list --prefix lost/
+	check "remote: list text shows it lost, not free" sh -c \
+	    '[ "$1" -eq 0 ] && grep -q "^lost/one	lost	" "$2"' sh "$RC" "$OCTO_TMP/out"
+	kill -TERM "$HOLD_PID"
+	wait "$HOLD_PID" 2>/dev/null
+	HOLD_PID=
 
 	# Metadata of 1,024 four-byte characters (4,096 bytes), as another SDK may set it:
 	# the server counts characters.  octofake counts bytes, so its answer is injected
