@@ -1,9 +1,12 @@
 /* upstream.c - HTTP to the OctoStore server: libcurl multi driven by the libevent loop. */
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +211,34 @@ out:
 	curl_free(scheme);
 	curl_free(host);
 	curl_url_cleanup(u);
+	return rc;
+}
+
+/*
+ * ca_file must be a readable regular file: found out at start-up, not as every
+ * request failing with unavailable.  0, or -1 after logging why.
+ */
+static int
+upstream_check_ca_file(const char *path)
+{
+	struct stat	st;
+	ssize_t		r;
+	char		c;
+	int		fd, rc = -1;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
+		log_error("ca_file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1)
+		log_error("ca_file %s: %s", path, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		log_error("ca_file %s: not a regular file", path);
+	else if ((r = read(fd, &c, 1)) != 1)
+		log_error("ca_file %s: %s", path, r == 0 ? "empty" : strerror(errno));
+	else
+		rc = 0;
+	close(fd);
 	return rc;
 }
 
@@ -708,6 +739,8 @@ upstream_init(struct event_base *base, const struct config *cfg)
 	while (n > 0 && up_base_url[n - 1] == '/')
 		up_base_url[--n] = '\0';
 	up_base_len = n;
+	if (cfg->ca_file != NULL && upstream_check_ca_file(cfg->ca_file) != 0)
+		return -1;
 	if (cfg->ca_file != NULL && (up_ca_file = strdup(cfg->ca_file)) == NULL)
 		return -1;
 	up_http2 = cfg->http2;
@@ -853,8 +886,12 @@ upstream_easy_new(void)
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	if (up_ca_file != NULL && curl_easy_setopt(e, CURLOPT_CAINFO, up_ca_file) !=
-	    CURLE_OK) {
+	/*
+	 * ca_file replaces the system trust store.  Debian's libcurl also has a
+	 * built-in CAPATH (/etc/ssl/certs), which CAINFO alone would only add to.
+	 */
+	if (up_ca_file != NULL && (curl_easy_setopt(e, CURLOPT_CAINFO, up_ca_file) !=
+	    CURLE_OK || curl_easy_setopt(e, CURLOPT_CAPATH, NULL) != CURLE_OK)) {
 		curl_easy_cleanup(e);
 		return NULL;
 	}

@@ -490,6 +490,70 @@ token_file = $T/tls-tok"
 	check "https with the system CAs only: a self-signed server is refused" \
 	    [ "$(jqo .error.code)" = unavailable ]
 	extra_stop noca
+	# ca_file replaces the system trust store, including libcurl's built-in CA
+	# directory (/etc/ssl/certs on Debian).  In a private mount namespace a directory
+	# trusting the fake's certificate (a c_rehash-style link) is bound over
+	# /etc/ssl/certs: a daemon without ca_file gets through (the bind works), one
+	# with an unrelated ca_file must not.
+	if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null 2>&1 &&
+	    unshare -m true 2>/dev/null; then
+		mkdir "$T/capath"
+		ln -s "$T/cert.pem" "$T/capath/$(openssl x509 -hash -noout -in "$T/cert.pem").0"
+		# An unrelated CA, for ca_file and for libcurl's default CAINFO (which lives
+		# in that directory too), so that only the directory lookup can trust the
+		# fake.  Its subject differs from the fake's: OpenSSL looks issuers up by
+		# subject, and a loaded certificate of the same subject hides the directory.
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		    -keyout "$T/unrel.key" -out "$T/unrel.pem" -days 1 \
+		    -subj /CN=octo-unrelated-ca 2>/dev/null || fail "openssl req (unrel)"
+		cp "$T/unrel.pem" "$T/capath/ca-certificates.crt"
+		# ns_daemon NAME CONFIG-LINES: extra_daemon inside the namespace.
+		ns_daemon() {
+			printf '%s\n' "$2" >"$T/$1.conf"
+			unshare -m sh -c 'mount --bind "$1" /etc/ssl/certs && exec "$2" \
+			    --config "$3" --socket "$4"' ns "$T/capath" "$OCTOSTORED" \
+			    "$T/$1.conf" "$T/$1.sock" >"$T/$1.log" 2>&1 &
+			EXTRA_PID=$!
+			wait_ready "$T/$1.sock" "$EXTRA_PID" 20000 ||
+			    fail "daemon $1 did not start in a mount namespace"
+		}
+		ns_daemon nscapath "base_url = $TU
+token_file = $T/tls-tok"
+		OUT=$("$OCTOSTORECTL" --socket "$T/nscapath.sock" --json status tls/one 2>/dev/null)
+		check "namespace: without ca_file the CA directory is searched (got $(jqo '.status // .error.code'))" \
+		    [ "$(jqo .status)" = free ]
+		extra_stop nscapath
+		ns_daemon nswrongca "base_url = $TU
+ca_file = $T/unrel.pem
+token_file = $T/tls-tok"
+		OUT=$("$OCTOSTORECTL" --socket "$T/nswrongca.sock" --json status tls/one 2>/dev/null)
+		check "namespace: ca_file replaces /etc/ssl/certs too: unavailable (got $(jqo '.status // .error.code'))" \
+		    [ "$(jqo .error.code)" = unavailable ]
+		extra_stop nswrongca
+	else
+		echo "# skipping the CA directory check: needs root and unshare -m"
+	fi
+
+	# An unreadable ca_file stops the daemon at start-up with a clear error.
+	for bad in "$T/no-such-ca.pem" "$T/capath-dir" "$T/empty-ca.pem"; do
+		case $bad in
+		*dir) mkdir -p "$bad" ;;
+		*empty*) : >"$bad" ;;
+		esac
+		printf 'base_url = %s\ntoken_file = %s\nca_file = %s\n' "$TU" "$T/tls-tok" \
+		    "$bad" >"$T/badca.conf"
+		"$OCTOSTORED" --config "$T/badca.conf" --socket "$T/sock5" >"$T/badca.log" 2>&1 &
+		EXTRA_PID=$!
+		# Bounded: a daemon that starts anyway is killed (and fails the check).
+		poll_until 10 eval '! kill -0 "$EXTRA_PID" 2>/dev/null' || kill -TERM "$EXTRA_PID"
+		wait "$EXTRA_PID"
+		BRC=$?
+		EXTRA_PID=
+		check "ca_file $(basename "$bad"): the daemon refuses to start (exit $BRC)" \
+		    [ "$BRC" -ne 0 ]
+		check "ca_file $(basename "$bad"): with a clear error" \
+		    grep -q "ca_file $bad: " "$T/badca.log"
+	done
 	check "TLS: token never in the daemons' output" \
 	    sh -c "! grep -qF -- '$TOK2' '$T/tls.log' '$T/wrongca.log' '$T/noca.log'"
 else
