@@ -16,6 +16,15 @@ locks_kv_seconds(msgpack_packer *pk, const char *key, int64_t ms)
 		msgpack_pack_double(pk, (double)ms / 1000);
 }
 
+/* An argument refused before anything is sent: OCTO_ERR_INVALID_ARGUMENT naming it. */
+static int
+locks_invalid(struct octo_client *c, const char *param, const char *why)
+{
+	client_error(c, OCTO_ERR_INVALID_ARGUMENT, "%s: %s", param, why);
+	snprintf(c->errparam, sizeof(c->errparam), "%s", param);
+	return rpc_end(c, OCTO_ERR_INVALID_ARGUMENT);
+}
+
 /* acquire with options: held and delayed are returned as errors with out filled. */
 int
 octo_acquire_ex(struct octo_client *c, const char *name,
@@ -35,18 +44,14 @@ octo_acquire_ex(struct octo_client *c, const char *name,
 		opts = &defaults;
 	if (name == NULL)
 		return rpc_end(c, rpc_arg_missing(c, "name"));
-	if (opts->wait_ms < 0 || opts->wait_ms > OCTO_WAIT_MAX_MS) {
-		client_error(c, OCTO_ERR_INVALID_ARGUMENT, "wait: out of range");
-		snprintf(c->errparam, sizeof(c->errparam), "wait");
-		return rpc_end(c, OCTO_ERR_INVALID_ARGUMENT);
-	}
+	/* 0 asks for the daemon's default; a negative ttl is a caller's mistake. */
+	if (opts->ttl < 0)
+		return locks_invalid(c, "ttl", "negative (0: the daemon's default)");
+	if (opts->wait_ms < 0 || opts->wait_ms > OCTO_WAIT_MAX_MS)
+		return locks_invalid(c, "wait", "out of range");
 	if ((opts->detach && opts->hold_ms <= 0) || (!opts->detach && opts->hold_ms != 0) ||
-	    opts->hold_ms < 0) {
-		client_error(c, OCTO_ERR_INVALID_ARGUMENT,
-		    "hold: required with detach, and only with it");
-		snprintf(c->errparam, sizeof(c->errparam), "hold");
-		return rpc_end(c, OCTO_ERR_INVALID_ARGUMENT);
-	}
+	    opts->hold_ms < 0)
+		return locks_invalid(c, "hold", "required with detach, and only with it");
 	pk = rpc_begin(c, "acquire", &msgid);
 	msgpack_pack_map(pk, 1 + (opts->ttl > 0) + (opts->metadata != NULL) +
 	    (opts->lock_delay >= 0) + (opts->wait_ms > 0) + 2 * (opts->detach != 0));
@@ -278,6 +283,8 @@ octo_renew(struct octo_client *c, const char *name, const char *lease_id, int tt
 		return rpc_end(c, rpc_arg_missing(c, "name"));
 	if (lease_id == NULL)
 		return rpc_end(c, rpc_arg_missing(c, "lease_id"));
+	if (ttl < 0)
+		return locks_invalid(c, "ttl", "negative (0: the daemon's default)");
 	pk = rpc_begin(c, "renew", &msgid);
 	msgpack_pack_map(pk, 2 + (ttl > 0));
 	rpc_kv_str(pk, "name", name);

@@ -239,7 +239,8 @@ struct octo_acquire_result {
 };
 
 /*
- * Acquire name for ttl seconds (0: the daemon's default, 60).  metadata may be NULL;
+ * Acquire name for ttl seconds (0: the daemon's default, 60; negative:
+ * OCTO_ERR_INVALID_ARGUMENT, param "ttl", nothing sent).  metadata may be NULL;
  * lock_delay is the release delay in seconds (-1: not sent).  Returns OCTO_OK when
  * acquired; OCTO_ERR_LOCK_HELD or OCTO_ERR_LOCK_DELAYED when someone else has the lock,
  * with out filled (status, holder_id, expires_at, retry_after_ms, available_at) and
@@ -250,7 +251,7 @@ OCTO_API int octo_acquire(struct octo_client *c, const char *name, int ttl,
 
 /* Options of octo_acquire_ex(); zero them (then set lock_delay = -1) before use. */
 struct octo_acquire_opts {
-	int		 ttl;		/* seconds; 0: the daemon's default, 60 */
+	int		 ttl;		/* seconds; 0: the daemon's default, 60; not < 0 */
 	const char	*metadata;	/* NULL: none */
 	int		 lock_delay;	/* release delay in seconds; -1: not sent */
 	int64_t		 wait_ms;	/* wait up to this long while held; 0: answer at once */
@@ -303,7 +304,10 @@ OCTO_API void octo_lease_free(struct octo_lease *l);
 OCTO_API int octo_release(struct octo_client *c, const char *name,
     const char *lease_id);
 
-/* renew: extend a lease to ttl seconds from now (0: the daemon's default). */
+/*
+ * renew: extend a lease to ttl seconds from now (0: the daemon's default; negative:
+ * OCTO_ERR_INVALID_ARGUMENT, param "ttl", nothing sent).
+ */
 struct octo_renew_result {
 	char		name[OCTO_NAME_SIZE];
 	char		lease_id[OCTO_ID_SIZE];

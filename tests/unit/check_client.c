@@ -904,6 +904,62 @@ START_TEST(test_big_fields)
 }
 END_TEST
 
+/*
+ * --- a negative ttl is refused locally (it once meant "the default", like 0); 0 still
+ * sends no ttl, so the daemon applies its default.
+ */
+static void
+script_ttl(struct fake *f)
+{
+	msgpack_sbuffer		 sb;
+	msgpack_packer		 pk;
+	const msgpack_object	*o;
+	uint32_t		 id;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	/* The first request to arrive: nothing was sent for the refused calls. */
+	FAKE_CHECK(f, (id = fake_expect(f, "acquire")) != 0);
+	FAKE_CHECK(f, octo_proto_get(f->m.params, "ttl", &o) == OCTO_ERR_AGAIN);
+	octo_proto_pack_error(&pk, id, OCTO_ERR_LEASE_NOT_CURRENT, "stop here");
+	fake_send(f, &sb);
+	FAKE_CHECK(f, (id = fake_expect(f, "renew")) != 0);
+	FAKE_CHECK(f, octo_proto_get(f->m.params, "ttl", &o) == OCTO_ERR_AGAIN);
+	octo_proto_pack_error(&pk, id, OCTO_ERR_LEASE_NOT_CURRENT, "stop here");
+	fake_send(f, &sb);
+	msgpack_sbuffer_destroy(&sb);
+	fake_wait_eof(f);
+}
+
+START_TEST(test_negative_ttl)
+{
+	struct octo_client		*c;
+	struct octo_acquire_result	 a;
+	struct octo_acquire_opts	 o;
+	struct octo_renew_result	 rn;
+
+	fk = fake_start(script_ttl);
+	c = connect_fake(fk, 5000);
+	ck_assert_int_eq(octo_acquire(c, "a", -1, NULL, -1, &a), OCTO_ERR_INVALID_ARGUMENT);
+	ck_assert_str_eq(octo_last_error_param(c), "ttl");
+	ck_assert_int_eq(octo_last_error_from_daemon(c), 0);
+	memset(&o, 0, sizeof(o));
+	o.lock_delay = -1;
+	o.ttl = -3600;
+	ck_assert_int_eq(octo_acquire_ex(c, "a", &o, &a), OCTO_ERR_INVALID_ARGUMENT);
+	ck_assert_str_eq(octo_last_error_param(c), "ttl");
+	ck_assert_int_eq(octo_renew(c, "a", "11111111-2222-4333-8444-555555555555", -1, &rn),
+	    OCTO_ERR_INVALID_ARGUMENT);
+	ck_assert_str_eq(octo_last_error_param(c), "ttl");
+	ck_assert_int_eq(rn.renew_after_ms, -1);
+	ck_assert_int_eq(octo_acquire(c, "a", 0, NULL, -1, &a), OCTO_ERR_LEASE_NOT_CURRENT);
+	ck_assert_int_eq(octo_renew(c, "a", "11111111-2222-4333-8444-555555555555", 0, &rn),
+	    OCTO_ERR_LEASE_NOT_CURRENT);
+	octo_close(c);
+	fake_finish(fk);
+}
+END_TEST
+
 /* --- no reply at all: the call returns after its timeout, not before. */
 static void
 script_silent(struct fake *f)
@@ -1295,6 +1351,7 @@ client_suite(void)
 	tcase_add_test(tc, test_oversize_reply);
 	tcase_add_test(tc, test_big_list);
 	tcase_add_test(tc, test_big_fields);
+	tcase_add_test(tc, test_negative_ttl);
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_msgid0_error);
 	tcase_add_test(tc, test_lock_calls);
