@@ -175,6 +175,10 @@ main_reload(void)
 	main_restart_needed("backend", main_cfg.backend == CONFIG_BACKEND_LOCAL ? "local" :
 	    "remote", next.backend == CONFIG_BACKEND_LOCAL ? "local" : "remote");
 	main_restart_needed("state_dir", main_cfg.state_dir, next.state_dir);
+	/* SIGHUP re-reads the token from where it was loaded, not from a new path. */
+	main_restart_needed("token_file", main_cfg.token_file, next.token_file);
+	free(next.token_file);
+	next.token_file = main_cfg.token_file != NULL ? strdup(main_cfg.token_file) : NULL;
 	next.backend = main_cfg.backend;
 	free(next.state_dir);
 	next.state_dir = main_cfg.state_dir != NULL ? strdup(main_cfg.state_dir) : NULL;

@@ -91,7 +91,12 @@ token_read_file(const char *path, char *buf, size_t *len, struct token_file_id *
 	ssize_t		r;
 	int		fd, saved, rc = -1;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+	/*
+	 * O_NONBLOCK: a FIFO (or a device) at the path must not block start-up, or the
+	 * whole loop on SIGHUP; fstat then refuses anything but a regular file.  Symbolic
+	 * links are followed, as ever.
+	 */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
 		saved = errno;
 		snprintf(err, errlen, "token file %s: %s", path, strerror(errno));
 		errno = saved;
@@ -102,7 +107,9 @@ token_read_file(const char *path, char *buf, size_t *len, struct token_file_id *
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "token file %s: not a regular file", path);
+		snprintf(err, errlen, "token file %s: not a regular file (%s)", path,
+		    S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISDIR(st.st_mode) ? "a directory" :
+		    S_ISSOCK(st.st_mode) ? "a socket" : "a device");
 		goto out;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {

@@ -314,6 +314,16 @@ check "after SIGHUP the re-read (revoked) token is used: authentication_failed" 
 reload_token "$NEWTOK"
 ctl status e/reload
 check "after a second SIGHUP the current token works again" [ "$RC $(jqo .status)" = "0 free" ]
+# A new token_file in the configuration needs a restart: said so, the old path is kept.
+cp "$T/octostored.conf" "$T/octostored.conf.orig"
+printf '%s\n' "$TOK1" >"$T/revoked-tok"
+sed -i "s|^token_file = .*|token_file = $T/revoked-tok|" "$T/octostored.conf"
+kill -HUP "$DAEMON_PID"
+token_file_noted() { grep -q 'token_file changed; it takes effect only after a restart' "$T/daemon.log"; }
+check "SIGHUP with a new token_file: a restart is needed, says the log" poll_until 5 token_file_noted
+ctl status e/reload
+check "the token still comes from the old path, not the revoked one" [ "$RC $(jqo .status)" = "0 free" ]
+mv "$T/octostored.conf.orig" "$T/octostored.conf"
 
 check "daemon stops cleanly" stop_daemon
 check "the upstream session was ended with a real DELETE" \

@@ -221,6 +221,34 @@ START_TEST(test_reload)
 }
 END_TEST
 
+/* A FIFO at the token path is refused at once, at load and on reload (#3). */
+START_TEST(test_file_fifo)
+{
+	char	link[PATH_MAX];
+
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(load(path), -1);	/* blocked in open() before the fix */
+	ck_assert_msg(strstr(err, "not a regular file (a FIFO)") != NULL, "%s", err);
+	ck_assert_ptr_null(token_get(NULL));
+
+	/* Through a symlink (followed, as ever) too. */
+	snprintf(link, sizeof(link), "%s/link", dir);
+	ck_assert_int_eq(symlink("token", link), 0);
+	ck_assert_int_eq(load(link), -1);
+	ck_assert_ptr_nonnull(strstr(err, "a FIFO"));
+
+	/* SIGHUP: the current token stays. */
+	unlink(path);
+	put(path, "tok-fifo-OOO\n", 0600);
+	ck_assert_int_eq(load(path), 0);
+	unlink(path);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(token_reload(), -1);
+	expect_token("tok-fifo-OOO");
+	ck_assert(logged("a FIFO"));
+}
+END_TEST
+
 /* Count leftover temporary files in dir. */
 static int
 leftovers(void)
@@ -368,6 +396,7 @@ token_suite(void)
 	tcase_add_test(tc, test_file_bad);
 	tcase_add_test(tc, test_sources);
 	tcase_add_test(tc, test_reload);
+	tcase_add_test(tc, test_file_fifo);
 	tcase_add_test(tc, test_replace_file);
 	tcase_add_test(tc, test_replace_symlink);
 	tcase_add_test(tc, test_replace_not_file);
