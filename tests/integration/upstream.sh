@@ -54,8 +54,10 @@ base_url = $U
 token_file = $T/daemon-tok
 log_level = trace
 socket_mode = 0666
-# uid 65534 plays a non-admin client; by default only root and the socket group connect.
-allow_uids = 65534
+# uid 65534 plays a non-admin client, uid 65533 a non-root admin; by default only root
+# and the socket group connect, and only root may rotate the token.
+allow_uids = 65534, 65533
+admin_uids = 65533
 upstream_max_connections = $MAXC
 connect_timeout = 1s
 request_timeout = 3s
@@ -208,9 +210,18 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1; then
 	check "rotate_token as uid 65534: permission_denied, exit 77" \
 	    [ "$RC $(jqo .error.code)" = "77 permission_denied" ]
 	check "refused rotation sent nothing upstream" [ "$(stat_of .requests.rotate)" = "$R0" ]
+	ADMIN="setpriv --reuid=65533 --regid=65533 --clear-groups"
+	OUT=$($ADMIN "$OCTOSTORECTL" --json rotate-token 2>/dev/null)
+	RC=$?
+	check "rotate_token as uid 65533, listed in admin_uids: rotated, persisted" \
+	    [ "$RC $(jqo '(.rotated|tostring) + " " + (.persisted|tostring)')" = "0 true true" ]
+	check "that rotation reached the server" [ "$(stat_of .requests.rotate)" = $((R0 + 1)) ]
+	ADMTOK=$(cat "$T/daemon-tok")
+	check "the admin's reply does not carry the token" \
+	    sh -c "! printf '%s' '$OUT' | grep -qF -- '$ADMTOK'"
 	chmod 0700 "$T"
 else
-	echo "# skipping the non-admin check: needs root and setpriv"
+	echo "# skipping the non-admin and admin_uids checks: needs root and setpriv"
 fi
 ctl rotate-token
 check "rotate_token as root: rotated, persisted" \
@@ -267,6 +278,7 @@ ROTTOK=$(cat "$T/daemon-tok")
 check "rotation race: the reply does not carry the token" \
     sh -c "! grep -qF -- '$ROTTOK' '$T/rot2.out'"
 "$LEASECLIENT" release "$OCTOSTORED_SOCKET" rot/held "$RLEASE" >/dev/null
+ROOTTOK=$NEWTOK
 NEWTOK=$ROTTOK
 
 # A 401 that arrives while a rotation is in flight waits for it; when the rotation fails
@@ -328,7 +340,8 @@ mv "$T/octostored.conf.orig" "$T/octostored.conf"
 check "daemon stops cleanly" stop_daemon
 check "the upstream session was ended with a real DELETE" \
     grep -q 'DELETE /sessions/.* -> 204' "$T/fake.log"
-for tok in "$TOK1" "$TOK2" "$NEWTOK"; do
+ADMTOK=${ADMTOK:-$TOK1}
+for tok in "$TOK1" "$TOK2" "$ADMTOK" "$ROOTTOK" "$NEWTOK"; do
 	check "token never in the daemon's trace output" sh -c "! grep -qF -- '$tok' '$T/daemon.log'"
 	check "token never in octostorectl output" \
 	    sh -c "! grep -qF -- '$tok' '$T/ctl.err' '$T/ctl.out'"
