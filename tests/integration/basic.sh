@@ -1,7 +1,8 @@
 #!/bin/sh
 # basic.sh - octostorectl against a private octostored (issue 2): ping with and without a
 # payload, terminal escaping, --json output, daemon-status fields, the documented exit
-# codes (64 usage, 69 daemon unavailable, 75 timeout), --help and --version.
+# codes (64 usage, 69 daemon unavailable, 70 reply too large, 75 timeout), --help and
+# --version.
 . "$top_srcdir/tests/integration/lib.sh"
 
 CTL=$OCTOSTORECTL
@@ -138,6 +139,28 @@ check "the timeout error says timeout" grep -q "(timeout)" "$OCTO_TMP/err"
 expect_rc 69 "daemon hangs up without replying" "$CTL" --timeout 5000 --socket "$OCTO_TMP/mute.sock" ping
 kill "$mute_pid" 2>/dev/null
 wait "$mute_pid" 2>/dev/null
+
+# A reply over the client's 16 MiB limit: [1, 1, nil, {"payload": bin32 of 32 MiB}],
+# refused on its header.  It is the daemon's fault, not the argument's: 70, not 65.
+"$PY" - "$OCTO_TMP/big.sock" "$OCTO_TMP/ready" <<'EOF' &
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+s.listen(1)
+with open(sys.argv[2], "w") as f:
+    f.write("ready\n")
+c, _ = s.accept()
+c.recv(64)
+c.sendall(b"\x94\x01\x01\xc0\x81\xa7payload\xc6" + struct.pack(">I", 32 << 20))
+c.recv(64)		# returns when the client hung up
+EOF
+big_pid=$!
+read -r _ <"$OCTO_TMP/ready"
+expect_rc 70 "a reply over 16 MiB is a daemon failure" "$CTL" --timeout 5000 --socket "$OCTO_TMP/big.sock" ping
+check "the error says the reply exceeds the client's limit" \
+    grep -q "reply from the daemon exceeds the client's limit of 16777216 bytes (message_too_large)" "$OCTO_TMP/err"
+kill "$big_pid" 2>/dev/null
+wait "$big_pid" 2>/dev/null
 
 # --- after the daemon stops
 check "daemon stops cleanly on SIGTERM" stop_daemon
