@@ -66,8 +66,8 @@ struct xfer {
 	TAILQ_ENTRY(xfer)	 qentry;
 };
 
-#define UPSTREAM_WHAT_MAX	63
-#define UPSTREAM_ROTATE_PATH	"/auth/token/rotate"	/* "POST /locks/..." in logs is cut here */
+#define UPSTREAM_WHAT_MAX	63	/* "POST /locks/..." in logs is cut here */
+#define UPSTREAM_ROTATE_PATH	"/auth/token/rotate"	/* its 401s are not held */
 
 /*
  * The headers every request sends, [1] with a JSON body, [0] without; a request with
