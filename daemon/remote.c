@@ -31,11 +31,17 @@ static int
 remote_send(enum remote_kind kind, const char *method, const char *path,
     const char *body, backend_cb cb, void *arg);
 
-/* Transient: worth retrying. Loss: proves the lease or session is gone. */
+/*
+ * Transient: worth retrying. Loss: proves the lease or session is gone.  An answer
+ * that breaks the contract (over the size cap, not JSON, an error status without an
+ * Error body) proves nothing either way: it is retried like a transport error, and a
+ * lease or session ends only when its deadline passes without a good answer.
+ */
 static void
 remote_classify(struct backend_result *br, long status)
 {
 	switch (br->err) {
+	case OCTO_ERR_BAD_UPSTREAM_RESPONSE:
 	case OCTO_ERR_UNAVAILABLE:
 	case OCTO_ERR_TIMEOUT:
 	case OCTO_ERR_RATE_LIMITED:

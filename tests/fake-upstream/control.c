@@ -38,6 +38,8 @@ struct fault {
 	int			 status;
 	char			*code;
 	long long		 retry_after_ms;	/* -1: none */
+	char			*body;		/* raw answer instead of an Error */
+	char			*details;	/* Error details, or NULL */
 };
 TAILQ_HEAD(faults, fault);
 
@@ -157,6 +159,8 @@ control_fault_free(struct fault *f)
 	TAILQ_REMOVE(&control_faults, f, entry);
 	free(f->prefix);
 	free(f->code);
+	free(f->body);
+	free(f->details);
 	free(f);
 }
 
@@ -186,7 +190,15 @@ control_fault(struct fake_req *fr)
 	h = evhttp_request_get_output_headers(fr->req);
 	switch (mode) {
 	case MODE_ERROR:
-		http_reply_error(fr, f->status, f->code, NULL,
+		if (f->body != NULL) {
+			evhttp_add_header(h, "X-Request-Id", fr->request_id);
+			evhttp_add_header(h, "Content-Type", "application/json");
+			evbuffer_add(evhttp_request_get_output_buffer(fr->req),
+			    f->body, strlen(f->body));
+			evhttp_send_reply(fr->req, f->status, "Fault", NULL);
+			break;
+		}
+		http_reply_error(fr, f->status, f->code, f->details,
 		    f->retry_after_ms);
 		break;
 	case MODE_CLOSE:
@@ -230,14 +242,32 @@ control_fault(struct fake_req *fr)
 	return mode == MODE_HANG ? CONTROL_KEPT : CONTROL_DONE;
 }
 
+/* details repeated n times into a new string (NULL if details is NULL). */
+static char *
+control_repeat(const char *details, long long n)
+{
+	size_t	 len, i;
+	char	*s;
+
+	if (details == NULL)
+		return NULL;
+	len = strlen(details);
+	if ((s = malloc(len * (size_t)n + 1)) == NULL)
+		abort();
+	for (i = 0; i < (size_t)n; i++)
+		memcpy(s + i * len, details, len);
+	s[len * (size_t)n] = '\0';
+	return s;
+}
+
 /* Parse a POST /_fake/fault body into a rule and/or the latency. */
 static void
 control_add_fault(struct fake_req *fr)
 {
 	struct fault	*f;
 	json_t		*body;
-	const char	*mode_s, *code, *prefix;
-	long long	 lat, status, count, retry;
+	const char	*mode_s, *code, *prefix, *raw, *details;
+	long long	 lat, status, count, retry, repeat;
 	size_t		 n = 0, i;
 
 	if (http_body(fr, &body) != 0)
@@ -248,11 +278,19 @@ control_add_fault(struct fake_req *fr)
 	    http_get_int(fr, body, "count", 1, &count) != 0 ||
 	    http_get_int(fr, body, "retry_after_ms", -1, &retry) != 0 ||
 	    http_get_string(fr, body, "code", &code) != 0 ||
-	    http_get_string(fr, body, "path_prefix", &prefix) != 0)
+	    http_get_string(fr, body, "path_prefix", &prefix) != 0 ||
+	    http_get_string(fr, body, "body", &raw) != 0 ||
+	    http_get_string(fr, body, "details", &details) != 0 ||
+	    http_get_int(fr, body, "details_repeat", 1, &repeat) != 0)
 		goto out;
-	if (lat < -1 || (status != -1 && (status < 400 || status > 599)) ||
-	    count == 0 || count < -1 || retry < -1 ||
-	    (lat == -1 && mode_s == NULL && status == -1)) {
+	/* A raw body may come with any status, 200 included. */
+	if (lat < -1 || (status != -1 && (status < (raw != NULL ? 200 : 400) ||
+	    status > 599)) || count == 0 || count < -1 || retry < -1 ||
+	    repeat < 1 || repeat > 1024 * 1024 ||
+	    (details != NULL && strlen(details) * (size_t)repeat > 4 * 1024 * 1024) ||
+	    ((raw != NULL || details != NULL) && mode_s != NULL &&
+	    strcmp(mode_s, "error") != 0) ||
+	    (lat == -1 && mode_s == NULL && status == -1 && raw == NULL)) {
 		http_reply_error(fr, 400, "invalid_input", "Bad fault", -1);
 		goto out;
 	}
@@ -266,7 +304,7 @@ control_add_fault(struct fake_req *fr)
 	}
 	if (lat != -1)
 		control_latency_ms = lat;
-	if (mode_s != NULL || status != -1) {
+	if (mode_s != NULL || status != -1 || raw != NULL) {
 		if ((f = calloc(1, sizeof(*f))) == NULL)
 			abort();
 		f->mode = mode_s != NULL ? (enum control_mode)i : MODE_ERROR;
@@ -275,7 +313,10 @@ control_add_fault(struct fake_req *fr)
 		f->code = strdup(code != NULL ? code :
 		    http_default_code(f->status));
 		f->prefix = prefix != NULL ? strdup(prefix) : NULL;
-		if (f->code == NULL || (prefix != NULL && f->prefix == NULL))
+		f->body = raw != NULL ? strdup(raw) : NULL;
+		f->details = control_repeat(details, repeat);
+		if (f->code == NULL || (prefix != NULL && f->prefix == NULL) ||
+		    (raw != NULL && f->body == NULL))
 			abort();
 		f->retry_after_ms = retry;
 		TAILQ_INSERT_TAIL(&control_faults, f, entry);

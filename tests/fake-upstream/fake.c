@@ -49,6 +49,13 @@
  *                       "oversize" (200 with a 2 MiB JSON body), "hang"
  *                       (never answered). count defaults to 1; -1 means
  *                       until cleared. The first matching rule applies.
+ *                       Mode "error" also takes "details" (the Error's
+ *                       details, repeated "details_repeat" times, default
+ *                       1, at most 4 MiB in all) or "body": a raw answer
+ *                       body sent instead of an Error, with status S
+ *                       (200..599 then) and Content-Type
+ *                       application/json: "" for a bodyless error, valid
+ *                       JSON of the wrong shape, ...
  *                       Reply {"ok":true,"faults":N,"latency_ms":X}.
  *   POST /_fake/clear   drop all rules and latency (hung requests stay hung).
  *   POST /_fake/expire  {"name":"a/b"}: expire that lease now (404 if free).

@@ -280,6 +280,52 @@ check "$ROW: the next answer is fine" [ "$RC $(jqo .status)" = "0 free" ]
 check_held 0
 check_alive
 
+# --- a broken answer to a renewal or keepalive proves nothing (issue 3) ---
+row "broken renew/keepalive answer: lease kept"
+# An oversize, malformed or bodyless error answer is retried like a transport error:
+# the lease and the session survive it, lost only if their deadline passes unrenewed.
+renews_reach() { [ "$(stat_of .requests.renew)" -ge "$1" ]; }
+keepalives_reach() { [ "$(stat_of .requests.keepalive)" -ge "$1" ]; }
+# wave WHAT NAME FAULT...: a 5 s lease (renewals every 1.7 s, authority for 4 s: room for
+# three failures in a row) gets one-shot faults on its renew path; await the failed
+# renewals and one more that succeeds.
+wave() {
+	local what=$1 name=broken/$2 n=0 r0 rp=/locks/broken%2F$2/renew
+	shift 2
+	check "$ROW: $what: a 5 s lease held" hold "$name" 5
+	r0=$(stat_of .requests.renew)
+	for f in "$@"; do
+		fake_post /_fake/fault "{$f,\"count\":1,\"path_prefix\":\"$rp\"}"
+		n=$((n + 1))
+	done
+	check "$ROW: $what: $n failed renewal(s) and a good one" \
+	    poll_until 10 renews_reach $((r0 + n + 1))
+	check "$ROW: $what: no lease_lost for the holder" sh -c "! grep -q '^lost' '$HOLD_OUT'"
+	check "$ROW: $what: still held through the daemon" is_held_local "$name"
+	hold_end
+}
+wave "oversize, then malformed" big '"mode":"oversize"' '"mode":"malformed"'
+wave "400, 409, 422 without an error body" nobody '"status":400,"body":""' \
+    '"status":409,"body":"<html>conflict</html>"' '"status":422,"body":"{}"'
+check "$ROW: the daemon logged no loss" sh -c "! grep -q 'lease lost name=broken/' '$T/daemon.log'"
+# The session's keepalive (every 5 s with session_ttl 10s): oversize, then malformed.
+check "$ROW: keepalive: a 5 s lease held" hold broken/session 5
+SL0=$(grep -c 'upstream session lost' "$T/daemon.log")
+K0=$(stat_of .requests.keepalive)
+fake_post /_fake/fault '{"mode":"oversize","count":1,"path_prefix":"/sessions/"}'
+fake_post /_fake/fault '{"mode":"malformed","count":1,"path_prefix":"/sessions/"}'
+check "$ROW: keepalive: two failed and a good one" poll_until 12 keepalives_reach $((K0 + 3))
+check "$ROW: keepalive: the session was not lost" \
+    [ "$(grep -c 'upstream session lost' "$T/daemon.log")" -eq "$SL0" ]
+check "$ROW: keepalive: no lease_lost for the holder" sh -c "! grep -q '^lost' '$HOLD_OUT'"
+R0=$(stat_of .requests.renew)
+check "$ROW: keepalive: the lease is renewed after it" poll_until 5 renews_reach $((R0 + 1))
+check "$ROW: keepalive: still held through the daemon" is_held_local broken/session
+hold_end
+fake_post /_fake/clear '{}'
+check_held 0
+check_alive
+
 # --- upstream killed mid-run, then restarted ---
 row "upstream killed mid-run and restarted"
 # A 10 s TTL: the daemon's margin before the 80% deadline is 200 ms, so that the timing
