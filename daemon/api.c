@@ -655,6 +655,18 @@ api_parse_health(const char *body, size_t len, struct api_health *out)
 	return OCTO_OK;
 }
 
+/* True for a server error code that is safe to pass on: [a-z0-9_]{1,64}. */
+int
+api_code_check(const char *s)
+{
+	size_t	n;
+
+	if (s == NULL)
+		return 0;
+	n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_");
+	return n > 0 && n <= API_CODE_MAX && s[n] == '\0';
+}
+
 /* True if a token can go into an Authorization header as is. */
 int
 api_token_check(const char *s, size_t len)

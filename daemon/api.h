@@ -159,6 +159,10 @@ void api_list_free(struct api_list *);
 void api_health_free(struct api_health *);
 void api_token_free(struct api_token *);
 
+/* True if s is a server error code we pass on as text: [a-z0-9_]{1,64}. */
+#define API_CODE_MAX		64
+int api_code_check(const char *s);
+
 /* True if s (len bytes) is a token we can put in a header: printable ASCII, no space. */
 int api_token_check(const char *s, size_t len);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "config.h"
 #include "conn.h"
 #include "dispatch.h"
@@ -172,19 +173,26 @@ req_error_param(struct req *r, const char *param, const char *fmt, ...)
 
 /* Finish with an error from the OctoStore server, passed through. */
 void
-req_error_upstream(struct req *r, int err, const char *code_name, const char *message,
-    int64_t retry_after_ms, const char *request_id)
+req_error_upstream(struct req *r, int err, const char *upstream_code,
+    const char *message, int64_t retry_after_ms, const char *request_id)
 {
 	msgpack_packer	*pk = conn_packer(r->conn);
-	unsigned	 extra = (retry_after_ms >= 0) + (request_id != NULL);
+	unsigned	 extra;
 
+	if (err != OCTO_ERR_UPSTREAM_OTHER || !api_code_check(upstream_code))
+		upstream_code = NULL;
+	extra = (retry_after_ms >= 0) + (request_id != NULL) + (upstream_code != NULL);
 	dispatch_nerrors++;
 	msgpack_pack_array(pk, 4);
 	msgpack_pack_uint8(pk, OCTO_MSG_RESPONSE);
 	msgpack_pack_uint32(pk, r->msgid);
 	msgpack_pack_map(pk, 2 + extra);
 	octo_proto_pack_str(pk, "code");
-	octo_proto_pack_str(pk, code_name != NULL ? code_name : octo_err_name(err));
+	octo_proto_pack_str(pk, octo_err_name(err));
+	if (upstream_code != NULL) {
+		octo_proto_pack_str(pk, "upstream_code");
+		octo_proto_pack_str(pk, upstream_code);
+	}
 	octo_proto_pack_str(pk, "message");
 	octo_proto_pack_str(pk, message != NULL ? message : octo_strerror(err));
 	if (retry_after_ms >= 0) {

@@ -62,9 +62,14 @@ void req_error(struct req *r, int err, const char *fmt, ...)
 void req_error_param(struct req *r, const char *param, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Finish r with an error from the OctoStore server: retry_after_ms < 0 and request_id
- * NULL when absent; code_name overrides the wire code (unknown upstream codes). */
-void req_error_upstream(struct req *r, int err, const char *code_name,
+/*
+ * Finish r with an error from the OctoStore server: retry_after_ms < 0 and request_id
+ * NULL when absent.  The wire code is always err's own name; for
+ * OCTO_ERR_UPSTREAM_OTHER, upstream_code (the server's code, or NULL) goes in a
+ * separate "upstream_code" field when it is [a-z0-9_]{1,64}, so that a server code
+ * never reads as one of the daemon's local codes.
+ */
+void req_error_upstream(struct req *r, int err, const char *upstream_code,
     const char *message, int64_t retry_after_ms, const char *request_id);
 
 /* Admin uids besides root (config admin_uids). */

@@ -8,6 +8,7 @@
 
 #include <event2/event.h>
 
+#include "api.h"
 #include "backend.h"
 #include "conn.h"
 #include "dispatch.h"
@@ -995,7 +996,7 @@ lease_renewed(const struct backend_result *res, void *arg)
 		ln->ctl_req = NULL;
 	}
 	if (!res->transient) {
-		lease_lost(ln, res->code_name != NULL ? res->code_name :
+		lease_lost(ln, api_code_check(res->code_name) ? res->code_name :
 		    octo_err_name(res->err), 0);
 		return;
 	}

@@ -14,7 +14,6 @@
 #include "upstream.h"
 
 #define OPS_MESSAGE_MAX		512	/* server text passed on to clients */
-#define OPS_CODE_MAX		64
 #define OPS_REQUEST_ID_MAX	128
 
 /* One forwarded request; owns nothing but the name it was asked about. */
@@ -199,8 +198,7 @@ ops_fail(struct ops_ctx *c, const struct upstream_result *res)
 		text = e.details[0] != '\0' ? e.details : e.error;
 		snprintf(msg, sizeof(msg), "%s", text);
 		if (e.code == OCTO_ERR_UPSTREAM_OTHER)
-			code_name = strlen(e.code_name) <= OPS_CODE_MAX ? e.code_name :
-			    "upstream_error";
+			code_name = e.code_name;
 		rid = strlen(e.request_id) <= OPS_REQUEST_ID_MAX ? e.request_id : NULL;
 		retry = e.retry_after_ms >= 0 ? e.retry_after_ms : res->retry_after_ms;
 		log_debug("%s pid=%d: server error %s (HTTP %ld)", c->what, (int)c->r->pid,

@@ -326,6 +326,41 @@ fake_post /_fake/clear '{}'
 check_held 0
 check_alive
 
+# --- server codes that are the daemon's own local codes (issue 3) ---
+row "server code equal to a local code"
+# Only the OpenAPI Error codes pass through as themselves; any other server code is
+# upstream_error, so that the client never takes it for its own protocol_error (a dead
+# connection) or held (exit 10).
+for c in protocol_error message_too_large held; do
+	fake_post /_fake/fault "{\"status\":400,\"code\":\"$c\",\"path_prefix\":\"/locks/coll%2Fst\"}"
+	ctl status coll/st
+	check "$ROW: status, server code $c -> upstream_error, exit 1 (got $RC $(jqo .error.code))" \
+	    [ "$RC $(jqo .error.code)" = "1 upstream_error" ]
+	fake_post /_fake/fault "{\"status\":400,\"code\":\"$c\",\"path_prefix\":\"/locks/coll%2Facq/acquire\"}"
+	ctl acquire coll/acq --ttl 5
+	check "$ROW: acquire, server code $c -> upstream_error, exit 1 (got $RC $(jqo .error.code))" \
+	    [ "$RC $(jqo .error.code)" = "1 upstream_error" ]
+done
+fake_post /_fake/fault '{"status":409,"code":"held","path_prefix":"/locks/coll%2Fst"}'
+"$OCTOSTORECTL" status coll/st >/dev/null 2>&1
+RC=$?
+check "$ROW: octostorectl status with server code held exits 1, not 10 (got $RC)" [ "$RC" -eq 1 ]
+fake_post /_fake/fault '{"status":400,"code":"invalid_ttl","path_prefix":"/locks/coll%2Fst"}'
+ctl status coll/st
+check "$ROW: an OpenAPI code still passes through (got $RC $(jqo .error.code))" \
+    [ "$RC $(jqo .error.code)" = "65 invalid_ttl" ]
+# On one connection: the error, then a ping.
+fake_post /_fake/fault '{"status":400,"code":"protocol_error","path_prefix":"/locks/coll%2Fst"}'
+"$BADCLIENT" multi "$S" 2 status name=coll/st >"$T/multi.out" 2>&1
+multi_ok() {
+	[ "$(sed -n 1p "$T/multi.out")" = "error upstream_error" ] &&
+	    sed -n 2p "$T/multi.out" | grep -q '^ok '
+}
+check "$ROW: raw: upstream_error, then the same call works ($(tr '\n' ' ' <"$T/multi.out"))" \
+    multi_ok
+check_held 0
+check_alive
+
 # --- upstream killed mid-run, then restarted ---
 row "upstream killed mid-run and restarted"
 # A 10 s TTL: the daemon's margin before the 80% deadline is 200 ms, so that the timing

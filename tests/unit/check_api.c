@@ -299,6 +299,30 @@ START_TEST(test_error_valid)
 }
 END_TEST
 
+/* Server codes passed on as upstream_code: [a-z0-9_]{1,64} only. */
+START_TEST(test_code_check)
+{
+	char	long_code[API_CODE_MAX + 2];
+
+	ck_assert_int_eq(api_code_check("brand_new"), 1);
+	ck_assert_int_eq(api_code_check("protocol_error"), 1);
+	ck_assert_int_eq(api_code_check("v2_code_9"), 1);
+	ck_assert_int_eq(api_code_check(NULL), 0);
+	ck_assert_int_eq(api_code_check(""), 0);
+	ck_assert_int_eq(api_code_check("Brand_New"), 0);
+	ck_assert_int_eq(api_code_check("a-b"), 0);
+	ck_assert_int_eq(api_code_check("a b"), 0);
+	ck_assert_int_eq(api_code_check("a\x1b[2J"), 0);
+	ck_assert_int_eq(api_code_check("caf\xc3\xa9"), 0);
+	memset(long_code, 'a', API_CODE_MAX);
+	long_code[API_CODE_MAX] = '\0';
+	ck_assert_int_eq(api_code_check(long_code), 1);
+	long_code[API_CODE_MAX] = 'a';
+	long_code[API_CODE_MAX + 1] = '\0';
+	ck_assert_int_eq(api_code_check(long_code), 0);
+}
+END_TEST
+
 START_TEST(test_error_invalid)
 {
 	static const char *bad[] = {
@@ -617,6 +641,7 @@ api_suite(void)
 	tcase_add_test(tc, test_bodies_buf);
 	tcase_add_test(tc, test_param_checks);
 	tcase_add_test(tc, test_error_valid);
+	tcase_add_test(tc, test_code_check);
 	tcase_add_test(tc, test_error_invalid);
 	tcase_add_test(tc, test_acquire);
 	tcase_add_test(tc, test_acquire_invalid);
