@@ -171,6 +171,25 @@ req_error_param(struct req *r, const char *param, const char *fmt, ...)
 	req_finish(r);
 }
 
+/* Server text passed on to clients: a whole message stays far below any frame limit. */
+#define DISPATCH_UPSTREAM_TEXT_MAX	511	/* bytes; liboctostore keeps 511 */
+#define DISPATCH_REQUEST_ID_MAX		128
+
+/* Length of s cut to at most max bytes, between UTF-8 characters. */
+static size_t
+dispatch_utf8_cut(const char *s, size_t max)
+{
+	size_t	n = strlen(s);
+
+	if (n <= max)
+		return n;
+	/* Back off continuation bytes (10xxxxxx): the cut lands before a lead byte. */
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
 /* Finish with an error from the OctoStore server, passed through. */
 void
 req_error_upstream(struct req *r, int err, const char *upstream_code,
@@ -181,6 +200,11 @@ req_error_upstream(struct req *r, int err, const char *upstream_code,
 
 	if (err != OCTO_ERR_UPSTREAM_OTHER || !api_code_check(upstream_code))
 		upstream_code = NULL;
+	if (message == NULL)
+		message = octo_strerror(err);
+	/* A request id is all or nothing: a cut one would name another request. */
+	if (request_id != NULL && strlen(request_id) > DISPATCH_REQUEST_ID_MAX)
+		request_id = NULL;
 	extra = (retry_after_ms >= 0) + (request_id != NULL) + (upstream_code != NULL);
 	dispatch_nerrors++;
 	msgpack_pack_array(pk, 4);
@@ -194,7 +218,8 @@ req_error_upstream(struct req *r, int err, const char *upstream_code,
 		octo_proto_pack_str(pk, upstream_code);
 	}
 	octo_proto_pack_str(pk, "message");
-	octo_proto_pack_str(pk, message != NULL ? message : octo_strerror(err));
+	octo_proto_pack_strn(pk, message, dispatch_utf8_cut(message,
+	    DISPATCH_UPSTREAM_TEXT_MAX));
 	if (retry_after_ms >= 0) {
 		octo_proto_pack_str(pk, "retry_after_ms");
 		msgpack_pack_int64(pk, retry_after_ms);

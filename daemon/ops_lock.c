@@ -14,7 +14,6 @@
 #include "upstream.h"
 
 #define OPS_MESSAGE_MAX		512	/* server text passed on to clients */
-#define OPS_REQUEST_ID_MAX	128
 
 /* One forwarded request; owns nothing but the name it was asked about. */
 struct ops_ctx {
@@ -187,7 +186,7 @@ ops_fail(struct ops_ctx *c, const struct upstream_result *res)
 {
 	struct api_error	 e;
 	char			 msg[OPS_MESSAGE_MAX];
-	const char		*text, *code_name = NULL, *rid;
+	const char		*code_name = NULL;
 	int64_t			 retry;
 
 	if (res->err != OCTO_OK) {
@@ -195,15 +194,14 @@ ops_fail(struct ops_ctx *c, const struct upstream_result *res)
 		return;
 	}
 	if (api_parse_error(res->body, res->len, &e) == OCTO_OK) {
-		text = e.details[0] != '\0' ? e.details : e.error;
-		snprintf(msg, sizeof(msg), "%s", text);
 		if (e.code == OCTO_ERR_UPSTREAM_OTHER)
 			code_name = e.code_name;
-		rid = strlen(e.request_id) <= OPS_REQUEST_ID_MAX ? e.request_id : NULL;
 		retry = e.retry_after_ms >= 0 ? e.retry_after_ms : res->retry_after_ms;
 		log_debug("%s pid=%d: server error %s (HTTP %ld)", c->what, (int)c->r->pid,
 		    e.code_name, res->status);
-		req_error_upstream(c->r, e.code, code_name, msg, retry, rid);
+		/* req_error_upstream cuts the text and drops an overlong request id. */
+		req_error_upstream(c->r, e.code, code_name,
+		    e.details[0] != '\0' ? e.details : e.error, retry, e.request_id);
 		api_error_free(&e);
 		return;
 	}

@@ -361,6 +361,27 @@ check "$ROW: raw: upstream_error, then the same call works ($(tr '\n' ' ' <"$T/m
 check_held 0
 check_alive
 
+# --- long server text (issue 3) ---
+row "100 KB error details"
+# details of 34,000 euro signs (3 bytes each): the reply carries at most 511 bytes of
+# them, cut between characters, on the lease path (acquire) and the forwarded one
+# (status) alike.
+short_euros() {
+	printf '%s' "$OUT" | jq -e '.error.message | test("^(\u20ac)+$") and utf8bytelength <= 511' \
+	    >/dev/null
+}
+for p in "acquire long/acq --ttl 5:/locks/long%2Facq/acquire" "status long/st:/locks/long%2Fst"; do
+	fake_post /_fake/fault "{\"status\":409,\"code\":\"conflict\",\"details\":\"\u20ac\",\"details_repeat\":34000,\"path_prefix\":\"${p#*:}\"}"
+	# shellcheck disable=SC2086
+	ctl ${p%%:*}
+	check "$ROW: ${p%% *}: conflict, exit 1 (got $RC $(jqo .error.code))" \
+	    [ "$RC $(jqo .error.code)" = "1 conflict" ]
+	check "$ROW: ${p%% *}: the message is whole characters, at most 511 bytes ($(jqo '.error.message | utf8bytelength') bytes)" \
+	    short_euros
+done
+check_held 0
+check_alive
+
 # --- upstream killed mid-run, then restarted ---
 row "upstream killed mid-run and restarted"
 # A 10 s TTL: the daemon's margin before the 80% deadline is 200 ms, so that the timing
