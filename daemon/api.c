@@ -667,6 +667,36 @@ api_code_check(const char *s)
 	return n > 0 && n <= API_CODE_MAX && s[n] == '\0';
 }
 
+/* Escape server text for a log line; see api.h. */
+const char *
+api_escape(char *buf, size_t size, const char *s)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	unsigned char		 c;
+	size_t			 n = 0;
+
+	for (; s != NULL && (c = (unsigned char)*s) != '\0'; s++) {
+		if (c >= 0x20 && c < 0x7f && c != '\\') {
+			if (n + 1 >= size)
+				break;
+			buf[n++] = (char)c;
+		} else {
+			if (n + 4 >= size)
+				break;
+			buf[n++] = '\\';
+			if (c == '\\')
+				buf[n++] = '\\';
+			else {
+				buf[n++] = 'x';
+				buf[n++] = hex[c >> 4];
+				buf[n++] = hex[c & 0xf];
+			}
+		}
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
 /* True if a token can go into an Authorization header as is. */
 int
 api_token_check(const char *s, size_t len)

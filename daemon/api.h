@@ -163,6 +163,12 @@ void api_token_free(struct api_token *);
 #define API_CODE_MAX		64
 int api_code_check(const char *s);
 
+/*
+ * Server text for a log line: printable ASCII as is, a backslash doubled, any other
+ * byte as \xNN; cut to fit buf (size > 0) and NUL-terminated.  Returns buf.
+ */
+const char *api_escape(char *buf, size_t size, const char *s);
+
 /* True if s (len bytes) is a token we can put in a header: printable ASCII, no space. */
 int api_token_check(const char *s, size_t len);
 

@@ -185,7 +185,7 @@ static void
 ops_fail(struct ops_ctx *c, const struct upstream_result *res)
 {
 	struct api_error	 e;
-	char			 msg[OPS_MESSAGE_MAX];
+	char			 msg[OPS_MESSAGE_MAX], esc[4 * API_CODE_MAX + 1];
 	const char		*code_name = NULL;
 	int64_t			 retry;
 
@@ -198,7 +198,7 @@ ops_fail(struct ops_ctx *c, const struct upstream_result *res)
 			code_name = e.code_name;
 		retry = e.retry_after_ms >= 0 ? e.retry_after_ms : res->retry_after_ms;
 		log_debug("%s pid=%d: server error %s (HTTP %ld)", c->what, (int)c->r->pid,
-		    e.code_name, res->status);
+		    api_escape(esc, sizeof(esc), e.code_name), res->status);
 		/* req_error_upstream cuts the text and drops an overlong request id. */
 		req_error_upstream(c->r, e.code, code_name,
 		    e.details[0] != '\0' ? e.details : e.error, retry, e.request_id);

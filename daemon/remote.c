@@ -40,8 +40,12 @@ remote_send(enum remote_kind kind, const char *method, const char *path,
 static void
 remote_classify(struct backend_result *br, long status)
 {
+	if (br->err == OCTO_ERR_BAD_UPSTREAM_RESPONSE) {
+		/* Whatever its status: without a valid Error body it proves nothing. */
+		br->transient = 1;
+		return;
+	}
 	switch (br->err) {
-	case OCTO_ERR_BAD_UPSTREAM_RESPONSE:
 	case OCTO_ERR_UNAVAILABLE:
 	case OCTO_ERR_TIMEOUT:
 	case OCTO_ERR_RATE_LIMITED:
@@ -116,11 +120,16 @@ remote_done(const struct upstream_result *res, void *arg)
 	br.retry_after_ms = -1;
 	br.renew_after_ms = -1;
 	ok = res->err == OCTO_OK && res->status >= 200 && res->status < 300;
-	/* LockDelayed comes as 409 with an acquire-shaped body. */
+	/* LockDelayed (or LockHeld) comes as 409 with an acquire-shaped body; a lease
+	 * never does, so a 409 "acquired" falls through to the Error parse and fails. */
 	if (rc->kind == REMOTE_ACQUIRE && res->err == OCTO_OK && res->status == 409 &&
 	    api_parse_acquire(res->body, res->len, &aq) == OCTO_OK) {
-		have_aq = 1;
-		ok = 1;
+		if (aq.status == API_ACQUIRED)
+			api_acquire_free(&aq);
+		else {
+			have_aq = 1;
+			ok = 1;
+		}
 	}
 	if (!ok) {
 		if (res->err != OCTO_OK) {
@@ -133,13 +142,15 @@ remote_done(const struct upstream_result *res, void *arg)
 			br.message = ae.details[0] != '\0' ? ae.details : ae.error;
 			br.retry_after_ms = ae.retry_after_ms;
 			br.request_id = ae.request_id;
-		} else if (res->status >= 500 || res->status == 429 || res->status == 401 ||
-		    res->status == 404 || res->status == 410) {
-			br.err = res->status == 401 ? OCTO_ERR_AUTHENTICATION_FAILED :
-			    res->status == 410 ? OCTO_ERR_SESSION_EXPIRED :
-			    res->status == 404 ? OCTO_ERR_NOT_FOUND : OCTO_ERR_UNAVAILABLE;
+		} else if (res->status >= 500 || res->status == 429) {
+			/* A proxy or an overloaded server, as in ops_fail. */
+			br.err = OCTO_ERR_UNAVAILABLE;
 			br.message = "HTTP error from the OctoStore server without an error body";
 		} else {
+			/*
+			 * The OpenAPI document gives every 4xx an Error body: a 401, 404 or
+			 * 410 without one (a proxy, a wrong base_url) proves no loss.
+			 */
 			br.err = OCTO_ERR_BAD_UPSTREAM_RESPONSE;
 			br.message = "the server's error answer is not valid";
 		}

@@ -4,6 +4,7 @@
 
 #include <event2/event.h>
 
+#include "api.h"
 #include "backend.h"
 #include "lease.h"
 #include "log.h"
@@ -97,7 +98,9 @@ session_notify(int err, const char *message)
 static void
 session_lost(const char *why)
 {
-	log_warn("upstream session lost: %s", why);
+	char	esc[256];
+
+	log_warn("upstream session lost: %s", api_escape(esc, sizeof(esc), why));
 	sess_active = 0;
 	evtimer_del(sess_timer);
 	lease_session_lost(why);
@@ -122,11 +125,14 @@ session_invalidate(unsigned gen, const char *why)
 static void
 session_created(const struct backend_result *res, void *arg)
 {
+	char	esc[256];
+
 	(void)arg;
 	sess_creating = 0;
 	if (res->err != OCTO_OK) {
-		log_warn("creating the upstream session failed: %s",
-		    res->message != NULL ? res->message : octo_strerror(res->err));
+		log_warn("creating the upstream session failed: %s", api_escape(esc,
+		    sizeof(esc), res->message != NULL ? res->message :
+		    octo_strerror(res->err)));
 		session_notify(res->err, res->message);
 		return;
 	}

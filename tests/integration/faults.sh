@@ -307,6 +307,10 @@ wave() {
 wave "oversize, then malformed" big '"mode":"oversize"' '"mode":"malformed"'
 wave "400, 409, 422 without an error body" nobody '"status":400,"body":""' \
     '"status":409,"body":"<html>conflict</html>"' '"status":422,"body":"{}"'
+# The OpenAPI document gives 401 and 404 an Error body too: without one they prove
+# nothing (ops_fail says bad_upstream_response for them as well).
+wave "401, 404 without an error body" noauth '"status":401,"body":""' \
+    '"status":404,"body":"Not Found"'
 check "$ROW: the daemon logged no loss" sh -c "! grep -q 'lease lost name=broken/' '$T/daemon.log'"
 # The session's keepalive (every 5 s with session_ttl 10s): oversize, then malformed.
 check "$ROW: keepalive: a 5 s lease held" hold broken/session 5
@@ -358,6 +362,27 @@ multi_ok() {
 }
 check "$ROW: raw: upstream_error, then the same call works ($(tr '\n' ' ' <"$T/multi.out"))" \
     multi_ok
+check_held 0
+check_alive
+
+# --- answers that break the acquire contract (issue 3) ---
+row "acquire: 409 acquired, bodyless 401"
+# A 409 carries LockDelayed (or LockHeld) or an Error, never a lease.
+fake_post /_fake/fault '{"status":409,"count":-1,"body":"{\"status\":\"acquired\",\"lease_id\":\"7d0c2a4e-0000-4000-8000-000000000001\",\"fencing_token\":9,\"expires_at\":\"2030-01-01T00:00:00Z\",\"renew_after_ms\":1000,\"metadata\":null}","path_prefix":"/locks/shape%2Facq/acquire"}'
+ctl acquire shape/acq --ttl 5
+check "$ROW: 409 with an acquired body -> bad_upstream_response, exit 75 (got $RC $(jqo '.status // .error.code'))" \
+    [ "$RC $(jqo .error.code)" = "75 bad_upstream_response" ]
+check "$ROW: 409 with an acquired body: not held through the daemon" not_held_local shape/acq
+fake_post /_fake/clear '{}'
+# A 401 without its Error body is retried like a transport error: the next try works.
+fake_post /_fake/fault '{"status":401,"body":"","path_prefix":"/locks/shape%2Fauth/acquire"}'
+ctl acquire shape/auth --ttl 5
+check "$ROW: acquire through a bodyless 401 -> acquired (got $RC $(jqo '.status // .error.code'))" \
+    [ "$RC $(jqo .status)" = "0 acquired" ]
+fake_post /_fake/fault '{"status":401,"body":"","path_prefix":"/locks/shape%2Fst"}'
+ctl status shape/st
+check "$ROW: status, bodyless 401 -> bad_upstream_response (got $RC $(jqo .error.code))" \
+    [ "$RC $(jqo .error.code)" = "75 bad_upstream_response" ]
 check_held 0
 check_alive
 

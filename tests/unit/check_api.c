@@ -323,6 +323,26 @@ START_TEST(test_code_check)
 }
 END_TEST
 
+/* Server text in log lines: control bytes, backslashes and non-ASCII escaped, cut. */
+START_TEST(test_escape)
+{
+	char	buf[16];
+
+	ck_assert_str_eq(api_escape(buf, sizeof(buf), "brand_new"), "brand_new");
+	ck_assert_str_eq(api_escape(buf, sizeof(buf), "a\nb\x1b[2J"), "a\\x0ab\\x1b[2J");
+	ck_assert_str_eq(api_escape(buf, sizeof(buf), "a\\b"), "a\\\\b");
+	ck_assert_str_eq(api_escape(buf, sizeof(buf), "caf\xc3\xa9"), "caf\\xc3\\xa9");
+	ck_assert_str_eq(api_escape(buf, sizeof(buf), NULL), "");
+	/* Cut to fit, never in the middle of an escape. */
+	ck_assert_str_eq(api_escape(buf, sizeof(buf), "0123456789abcdefgh"),
+	    "0123456789abcde");
+	ck_assert_str_eq(api_escape(buf, sizeof(buf), "0123456789a\x7f"),
+	    "0123456789a\\x7f");
+	ck_assert_str_eq(api_escape(buf, sizeof(buf), "0123456789ab\x7f"), "0123456789ab");
+	ck_assert_str_eq(api_escape(buf, 1, "abc"), "");
+}
+END_TEST
+
 START_TEST(test_error_invalid)
 {
 	static const char *bad[] = {
@@ -642,6 +662,7 @@ api_suite(void)
 	tcase_add_test(tc, test_param_checks);
 	tcase_add_test(tc, test_error_valid);
 	tcase_add_test(tc, test_code_check);
+	tcase_add_test(tc, test_escape);
 	tcase_add_test(tc, test_error_invalid);
 	tcase_add_test(tc, test_acquire);
 	tcase_add_test(tc, test_acquire_invalid);
