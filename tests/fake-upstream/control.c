@@ -72,6 +72,8 @@ static long long	 control_latency_ms;
 static uint64_t		 control_connections;
 static uint64_t		 control_counts[FAKE_EP__MAX];
 static char		*control_big;
+static char		 control_ua[256];	/* last API request's User-Agent */
+static uint64_t		 control_no_length;	/* POSTs refused with 411 */
 
 /* Prepare the oversize body once. */
 void
@@ -96,6 +98,20 @@ void
 control_count(enum fake_ep ep)
 {
 	control_counts[ep]++;
+}
+
+/* Remember the User-Agent of an API request ("" when it had none), cut to fit. */
+void
+control_user_agent(const char *ua)
+{
+	snprintf(control_ua, sizeof(control_ua), "%s", ua != NULL ? ua : "");
+}
+
+/* Count one POST refused for its missing Content-Length. */
+void
+control_length_required(void)
+{
+	control_no_length++;
 }
 
 /* Timer: the delayed request goes on. */
@@ -388,11 +404,13 @@ control_stats(struct fake_req *fr)
 		    json_integer((json_int_t)control_counts[i]));
 		total += control_counts[i];
 	}
-	http_reply(fr, 200, json_pack("{s:I, s:o, s:I, s:I, s:I}",
+	http_reply(fr, 200, json_pack("{s:I, s:o, s:I, s:I, s:I, s:s, s:I}",
 	    "connections_accepted", (json_int_t)control_connections,
 	    "requests", req, "requests_total", (json_int_t)total,
 	    "locks_held", (json_int_t)locks_held(),
-	    "sessions", (json_int_t)sessions_active()));
+	    "sessions", (json_int_t)sessions_active(),
+	    "last_user_agent", control_ua,
+	    "length_required", (json_int_t)control_no_length));
 }
 
 /* Drop every fault rule and the latency; held requests stay held. */

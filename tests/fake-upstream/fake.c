@@ -28,6 +28,7 @@
  * /locks/{name}/acquire|release|renew; GET /locks/{name}; GET /locks?prefix=;
  * POST /sessions; POST /sessions/{id}/keepalive; GET|DELETE /sessions/{id};
  * POST /auth/token/rotate. {name} is one percent-encoded path segment.
+ * A POST without Content-Length (a body-less one must send 0) gets 411.
  * Every response carries X-Request-Id; errors are {error, code, details,
  * request_id[, retry_after_ms]}. Session choices the spec leaves open:
  * keepalive_interval_secs = max(1, ttl / 2); keepalive or DELETE on an
@@ -65,7 +66,9 @@
  *                       "acquire","release","renew","status","list",
  *                       "session_create","keepalive","session_status",
  *                       "session_delete","rotate","other"}, "requests_total",
- *                       "locks_held", "sessions"}. connections_accepted
+ *                       "locks_held", "sessions", "last_user_agent" (of the
+ *                       last API request, "" if none), "length_required"
+ *                       (POSTs answered 411)}. connections_accepted
  *                       counts every accepted TCP connection, including
  *                       those that only carried /_fake/ calls; requests
  *                       are counted on arrival, whatever their outcome.

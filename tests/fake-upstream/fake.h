@@ -141,6 +141,8 @@ void	 control_init(void);
 void	 control_dispatch(struct evhttp_request *, const char *);
 void	 control_connection(void);
 void	 control_count(enum fake_ep);
+void	 control_user_agent(const char *);
+void	 control_length_required(void);
 int	 control_latency(struct fake_req *);
 int	 control_fault(struct fake_req *);
 void	 control_free(void);

@@ -126,6 +126,7 @@ http_reason(int status)
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
 	case 410: return "Gone";
+	case 411: return "Length Required";
 	case 422: return "Unprocessable Entity";
 	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";

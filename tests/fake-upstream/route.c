@@ -114,6 +114,16 @@ out:
 static void
 route_handle(struct fake_req *fr)
 {
+	struct evkeyvalq	*h = evhttp_request_get_input_headers(fr->req);
+
+	/* The daemon must send Content-Length: 0 on a POST without a body (issue 3). */
+	if (evhttp_request_get_command(fr->req) == EVHTTP_REQ_POST &&
+	    evhttp_find_header(h, "Content-Length") == NULL) {
+		control_length_required();
+		http_reply_error(fr, 411, "invalid_input", "Content-Length required",
+		    -1);
+		return;
+	}
 	if (fr->ep == FAKE_EP_OTHER) {
 		http_reply_error(fr, fr->bad_route, fr->bad_route == 405 ?
 		    "invalid_input" : "not_found", fr->bad_route == 405 ?
@@ -207,6 +217,8 @@ route_request(struct evhttp_request *req, void *arg)
 	http_random_hex(fr->request_id + 4, 16);
 	route_map(fr, cmd, path, evhttp_uri_get_query(uri));
 	control_count(fr->ep);
+	control_user_agent(evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "User-Agent"));
 	if (control_latency(fr) == CONTROL_KEPT)
 		return;
 	route_serve(fr);

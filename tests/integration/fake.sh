@@ -63,16 +63,19 @@ wait_port "$T/port" "$pid" "$T/fake.log"
 U="http://127.0.0.1:$(cat "$T/port")"
 
 # req METHOD PATH [BODY] [TOKEN]: sets $code; body in $T/body, headers in $T/hdr.
+# A POST without a body says Content-Length: 0, as octofake requires.
 req() {
 	set -- "$1" "$2" "${3-}" "${4-}"
+	nolen=
+	[ "$1" = POST ] && [ -z "$3" ] && nolen=-HContent-Length:0
 	if [ -n "$4" ]; then
 		code=$(curl -s -o "$T/body" -D "$T/hdr" -w '%{http_code}' \
-		    -X "$1" -H "Authorization: Bearer $4" \
+		    -X "$1" -H "Authorization: Bearer $4" $nolen \
 		    -H 'Content-Type: application/json' ${3:+--data-binary "$3"} \
 		    "$U$2")
 	else
 		code=$(curl -s -o "$T/body" -D "$T/hdr" -w '%{http_code}' \
-		    -X "$1" -H 'Content-Type: application/json' \
+		    -X "$1" -H 'Content-Type: application/json' $nolen \
 		    ${3:+--data-binary "$3"} "$U$2")
 	fi
 }
@@ -283,6 +286,16 @@ req GET /locks "" "$TOK2"
 expect "old token after rotate" 401 "$code"
 req GET /locks "" "$newtok"
 expect "new token after rotate" 200 "$code"
+
+# A POST without Content-Length is refused before anything else (411), and the stats
+# name the last API request's User-Agent.
+expect "stats length_required before" 0 "$(stat_of length_required)"
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -A 'probe/1.0 (x)' \
+    -H 'Authorization: Bearer wrong-token' "$U/auth/token/rotate")
+expect "POST without Content-Length" 411 "$code"
+expect "POST without Content-Length: code" invalid_input "$(get code)"
+expect "stats length_required" 1 "$(stat_of length_required)"
+expect "stats last_user_agent" "probe/1.0 (x)" "$(stat_of last_user_agent)"
 
 # Stats: counters per endpoint, and keep-alive reuse seen in the connection count.
 expect "stats acquire count" 15 "$(stat_of acquire)"

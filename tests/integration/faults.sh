@@ -14,6 +14,7 @@ LC="$top_builddir/tests/integration/leaseclient"
 S=$OCTOSTORED_SOCKET
 T=$OCTO_TMP
 need jq curl
+VERSION=$("$OCTOSTORED" --version | awk '{ print $2 }')
 [ -x "$FAKE" ] || fail "$FAKE is not built"
 
 FAKE_PID=
@@ -325,6 +326,12 @@ check "$ROW: keepalive: no lease_lost for the holder" sh -c "! grep -q '^lost' '
 R0=$(stat_of .requests.renew)
 check "$ROW: keepalive: the lease is renewed after it" poll_until 5 renews_reach $((R0 + 1))
 check "$ROW: keepalive: still held through the daemon" is_held_local broken/session
+# The daemon's last request (the status above) names it; its body-less keepalive
+# POSTs said Content-Length: 0 (octofake answers 411 otherwise).
+check "$ROW: User-Agent octostored/$VERSION ($(stat_of .last_user_agent))" \
+    [ "$(stat_of .last_user_agent)" = "octostored/$VERSION" ]
+check "$ROW: no POST without Content-Length ($(stat_of .length_required))" \
+    [ "$(stat_of .length_required)" = 0 ]
 hold_end
 fake_post /_fake/clear '{}'
 check_held 0
@@ -457,7 +464,8 @@ check_alive
 # --- 401: the token revoked behind the daemon's back ---
 row "401 token revoked"
 check "$ROW: a 3 s lease held" hold auth/one 3
-NEWTOK=$(curl -sS --noproxy '*' -X POST -H "Authorization: Bearer $TOK" "$U/auth/token/rotate" |
+NEWTOK=$(curl -sS --noproxy '*' -X POST -H 'Content-Length: 0' -H "Authorization: Bearer $TOK" \
+    "$U/auth/token/rotate" |
     jq -r .token)
 TK=$(ms)
 check "$ROW: the fake rotated the token" [ -n "$NEWTOK" -a "$NEWTOK" != null ]
