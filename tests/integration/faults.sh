@@ -250,6 +250,16 @@ ctl acquire bad/acq --ttl 5
 check "$ROW: acquire -> bad_upstream_response after its retries ($(jqo .error.code), $TOOK ms)" \
     [ "$(jqo .error.code)" = bad_upstream_response ]
 fake_post /_fake/clear '{}'
+# Valid JSON that breaks the schema: a required field missing, a field of the wrong type.
+fake_post /_fake/fault '{"status":200,"body":"{\"name\":\"bad/shape\",\"status\":\"free\",\"holder_id\":null,\"expires_at\":null,\"metadata\":null}","path_prefix":"/locks/bad%2Fshape"}'
+ctl status bad/shape
+check "$ROW: status without fencing_token -> bad_upstream_response ($RC $(jqo .error.code))" \
+    [ "$RC $(jqo .error.code)" = "75 bad_upstream_response" ]
+fake_post /_fake/fault '{"status":200,"count":-1,"body":"{\"status\":\"acquired\",\"lease_id\":\"7d0c2a4e-0000-4000-8000-000000000002\",\"fencing_token\":\"9\",\"expires_at\":\"2030-01-01T00:00:00Z\",\"renew_after_ms\":1000,\"metadata\":null}","path_prefix":"/locks/bad%2Ftype/acquire"}'
+ctl acquire bad/type --ttl 5
+check "$ROW: acquire with a string fencing_token -> bad_upstream_response ($RC $(jqo .error.code))" \
+    [ "$RC $(jqo .error.code)" = "75 bad_upstream_response" ]
+fake_post /_fake/clear '{}'
 check_held 0
 check_alive
 
