@@ -768,6 +768,6 @@ op_rotate_token(struct req *r, const msgpack_object *params)
 	if ((c = ops_ctx_new(r, "rotate_token")) == NULL)
 		return;
 	if (ops_send(c, "POST", strdup("/auth/token/rotate"), NULL, 0,
-	    UPSTREAM_AUTH | UPSTREAM_SECRET, ops_rotate_done) == 0)
+	    UPSTREAM_AUTH | UPSTREAM_SECRET | UPSTREAM_ROTATION, ops_rotate_done) == 0)
 		ops_rotating = 1;
 }

@@ -50,7 +50,7 @@ struct xfer {
 	int			 queued;	/* waiting in up_queue, not in curl */
 	int			 held;		/* a 401 waiting in up_held for a rotation */
 	int			 resent;	/* already sent again after a stale 401 */
-	int			 rotation;	/* this is POST /auth/token/rotate */
+	int			 rotation;	/* sent with UPSTREAM_ROTATION */
 	uint64_t		 gen;		/* token generation in its Authorization */
 	/*
 	 * The request as text lives behind the struct, in the same allocation, from
@@ -67,7 +67,6 @@ struct xfer {
 };
 
 #define UPSTREAM_WHAT_MAX	63	/* "POST /locks/..." in logs is cut here */
-#define UPSTREAM_ROTATE_PATH	"/auth/token/rotate"	/* its 401s are not held */
 
 /*
  * The headers every request sends, [1] with a JSON body, [0] without; a request with
@@ -1005,7 +1004,7 @@ upstream_request(const char *method, const char *path, const char *body, int fla
 	}
 	TAILQ_INSERT_TAIL(&up_xfers, x, entry);
 	up_nxfers++;
-	if ((flags & UPSTREAM_AUTH) && strcmp(path, UPSTREAM_ROTATE_PATH) == 0) {
+	if (flags & UPSTREAM_ROTATION) {
 		x->rotation = 1;
 		up_rotations++;
 	}

@@ -29,8 +29,9 @@ struct upstream_result {
 typedef void (*upstream_cb)(const struct upstream_result *res, void *arg);
 
 /* Request flags. */
-#define UPSTREAM_AUTH	0x1	/* send the bearer token */
-#define UPSTREAM_SECRET	0x2	/* the response holds a secret: wipe it after use */
+#define UPSTREAM_AUTH		0x1	/* send the bearer token */
+#define UPSTREAM_SECRET		0x2	/* the response holds a secret: wipe it after use */
+#define UPSTREAM_ROTATION	0x4	/* the token rotation: 401s to others wait for it */
 
 /* The daemon's view of the server, for the health method. */
 struct upstream_view {
