@@ -8,15 +8,17 @@
 /*
  * What an operation reports, valid only during the callback.  err is OCTO_OK for a
  * successful answer; otherwise the error, with transient set when retrying may help
- * (transport failures, timeouts, 5xx, rate_limited, capacity_exceeded) and lost set
- * when the answer proves the lease or session is gone (lease_not_current, not_found,
- * 401, session_expired).  A transport error is never proof of loss.
+ * (transport failures, timeouts, 5xx, rate_limited, capacity_exceeded, and an answer
+ * that breaks the contract: bad_upstream_response) and lost set when the answer proves
+ * the lease or session is gone (lease_not_current, not_found, 401, session_expired).
+ * A transport error or a broken answer is never proof of loss.
  */
 struct backend_result {
 	int		 err;
 	int		 transient;
 	int		 lost;
-	const char	*code_name;	/* wire code to pass on; NULL: octo_err_name(err) */
+	const char	*code_name;	/* upstream_error: the server's own code, sent as
+					   upstream_code if it is well formed; else NULL */
 	const char	*message;
 	int64_t		 retry_after_ms;	/* -1 when absent */
 	const char	*request_id;
