@@ -406,6 +406,23 @@ api_str(json_t *o, const char *key, int nullable, const char **out)
 	return OCTO_OK;
 }
 
+/*
+ * Required id field (lease_id, holder_id): a string of 1 to API_LEASE_ID_MAX bytes, the
+ * most a lease id may be when it goes back in a request and what liboctostore keeps.
+ */
+static int
+api_id(json_t *o, const char *key, int nullable, const char **out)
+{
+	json_t	*v;
+
+	if (api_str(o, key, nullable, out) != OCTO_OK)
+		return BAD;
+	if (*out != NULL && ((v = json_object_get(o, key)) == NULL ||
+	    json_string_length(v) == 0 || json_string_length(v) > API_LEASE_ID_MAX))
+		return BAD;
+	return OCTO_OK;
+}
+
 /* Required integer field within [min, max]. */
 static int
 api_int(json_t *o, const char *key, int64_t min, int64_t max, int64_t *out)
@@ -491,7 +508,7 @@ api_parse_acquire(const char *body, size_t len, struct api_acquire *out)
 		goto bad;
 	if (strcmp(status, "acquired") == 0) {
 		a.status = API_ACQUIRED;
-		if (api_str(a.root, "lease_id", 0, &a.lease_id) != OCTO_OK ||
+		if (api_id(a.root, "lease_id", 0, &a.lease_id) != OCTO_OK ||
 		    api_int(a.root, "fencing_token", 1, INT64_MAX, &a.fencing_token) != OCTO_OK ||
 		    api_str(a.root, "expires_at", 0, &a.expires_at) != OCTO_OK ||
 		    api_int(a.root, "renew_after_ms", 0, INT64_MAX, &a.renew_after_ms) != OCTO_OK ||
@@ -500,7 +517,7 @@ api_parse_acquire(const char *body, size_t len, struct api_acquire *out)
 		a.retry_after_ms = -1;
 	} else if (strcmp(status, "held") == 0) {
 		a.status = API_HELD;
-		if (api_str(a.root, "holder_id", 0, &a.holder_id) != OCTO_OK ||
+		if (api_id(a.root, "holder_id", 0, &a.holder_id) != OCTO_OK ||
 		    api_str(a.root, "expires_at", 0, &a.expires_at) != OCTO_OK ||
 		    api_int(a.root, "retry_after_ms", 0, INT64_MAX, &a.retry_after_ms) != OCTO_OK ||
 		    api_metadata(a.root, &a.metadata) != OCTO_OK)
@@ -547,7 +564,7 @@ api_parse_renew(const char *body, size_t len, struct api_renew *out)
 	memset(&r, 0, sizeof r);
 	if ((r.root = api_load(body, len)) == NULL)
 		return BAD;
-	if (api_str(r.root, "lease_id", 0, &r.lease_id) != OCTO_OK ||
+	if (api_id(r.root, "lease_id", 0, &r.lease_id) != OCTO_OK ||
 	    api_str(r.root, "expires_at", 0, &r.expires_at) != OCTO_OK ||
 	    api_int(r.root, "renew_after_ms", 0, INT64_MAX, &r.renew_after_ms) != OCTO_OK) {
 		json_decref(r.root);
@@ -567,7 +584,7 @@ api_lock_status_fill(json_t *o, struct api_lock_status *s)
 		return BAD;
 	if (api_str(o, "name", 0, &s->name) != OCTO_OK ||
 	    api_str(o, "status", 0, &status) != OCTO_OK ||
-	    api_str(o, "holder_id", 1, &s->holder_id) != OCTO_OK ||
+	    api_id(o, "holder_id", 1, &s->holder_id) != OCTO_OK ||
 	    api_int(o, "fencing_token", INT64_MIN, INT64_MAX, &s->fencing_token) != OCTO_OK ||
 	    api_str(o, "expires_at", 1, &s->expires_at) != OCTO_OK ||
 	    api_metadata(o, &s->metadata) != OCTO_OK)

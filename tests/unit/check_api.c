@@ -416,6 +416,63 @@ START_TEST(test_acquire)
 }
 END_TEST
 
+/* Ids from the server: 1 to 128 bytes (API_LEASE_ID_MAX), else bad_upstream_response. */
+START_TEST(test_id_bounds)
+{
+	struct api_acquire	a;
+	struct api_renew	r;
+	struct api_lock_status	st;
+	char			id[API_LEASE_ID_MAX + 2], body[512];
+
+	memset(id, 'i', sizeof(id) - 1);
+	id[sizeof(id) - 1] = '\0';
+	/* 128 bytes are taken, 129 and 0 refused, in each place an id comes back. */
+	id[API_LEASE_ID_MAX] = '\0';
+	snprintf(body, sizeof(body), "{\"status\":\"acquired\",\"lease_id\":\"%s\","
+	    "\"fencing_token\":1,\"expires_at\":\"t\",\"renew_after_ms\":1,"
+	    "\"metadata\":null}", id);
+	ck_assert_int_eq(PARSE(acquire, body, &a), OCTO_OK);
+	ck_assert_uint_eq(strlen(a.lease_id), API_LEASE_ID_MAX);
+	api_acquire_free(&a);
+	snprintf(body, sizeof(body), "{\"status\":\"held\",\"holder_id\":\"%s\","
+	    "\"expires_at\":\"t\",\"retry_after_ms\":1,\"metadata\":null}", id);
+	ck_assert_int_eq(PARSE(acquire, body, &a), OCTO_OK);
+	api_acquire_free(&a);
+	snprintf(body, sizeof(body), "{\"lease_id\":\"%s\",\"expires_at\":\"t\","
+	    "\"renew_after_ms\":1}", id);
+	ck_assert_int_eq(PARSE(renew, body, &r), OCTO_OK);
+	api_renew_free(&r);
+	snprintf(body, sizeof(body), "{\"name\":\"n\",\"status\":\"held\",\"holder_id\":"
+	    "\"%s\",\"fencing_token\":1,\"expires_at\":\"t\",\"metadata\":null}", id);
+	ck_assert_int_eq(PARSE(lock_status, body, &st), OCTO_OK);
+	api_lock_status_free(&st);
+
+	id[API_LEASE_ID_MAX] = 'i';
+	snprintf(body, sizeof(body), "{\"status\":\"acquired\",\"lease_id\":\"%s\","
+	    "\"fencing_token\":1,\"expires_at\":\"t\",\"renew_after_ms\":1,"
+	    "\"metadata\":null}", id);
+	ck_assert_int_eq(PARSE(acquire, body, &a), BAD);
+	ck_assert(all_zero(&a, sizeof(a)));
+	snprintf(body, sizeof(body), "{\"status\":\"held\",\"holder_id\":\"%s\","
+	    "\"expires_at\":\"t\",\"retry_after_ms\":1,\"metadata\":null}", id);
+	ck_assert_int_eq(PARSE(acquire, body, &a), BAD);
+	snprintf(body, sizeof(body), "{\"lease_id\":\"%s\",\"expires_at\":\"t\","
+	    "\"renew_after_ms\":1}", id);
+	ck_assert_int_eq(PARSE(renew, body, &r), BAD);
+	snprintf(body, sizeof(body), "{\"name\":\"n\",\"status\":\"held\",\"holder_id\":"
+	    "\"%s\",\"fencing_token\":1,\"expires_at\":\"t\",\"metadata\":null}", id);
+	ck_assert_int_eq(PARSE(lock_status, body, &st), BAD);
+	ck_assert_int_eq(PARSE(renew, "{\"lease_id\":\"\",\"expires_at\":\"t\","
+	    "\"renew_after_ms\":1}", &r), BAD);
+	/* A free lock's holder stays null. */
+	ck_assert_int_eq(PARSE(lock_status, "{\"name\":\"n\",\"status\":\"free\","
+	    "\"holder_id\":null,\"fencing_token\":0,\"expires_at\":null,"
+	    "\"metadata\":null}", &st), OCTO_OK);
+	ck_assert_ptr_null(st.holder_id);
+	api_lock_status_free(&st);
+}
+END_TEST
+
 START_TEST(test_acquire_invalid)
 {
 	static const char *bad[] = {
@@ -666,6 +723,7 @@ api_suite(void)
 	tcase_add_test(tc, test_error_invalid);
 	tcase_add_test(tc, test_acquire);
 	tcase_add_test(tc, test_acquire_invalid);
+	tcase_add_test(tc, test_id_bounds);
 	tcase_add_test(tc, test_release);
 	tcase_add_test(tc, test_renew);
 	tcase_add_test(tc, test_lock_status);
