@@ -69,6 +69,7 @@ struct octo_client {
 	char		 errmsg[OCTO_TEXT_SIZE];
 	char		 errparam[OCTO_METHOD_SIZE];
 	char		 errreqid[OCTO_ID_SIZE];
+	char		 errupcode[OCTO_METHOD_SIZE];	/* the server's own code */
 	int64_t		 retry_after_ms;
 
 	octo_notify_cb	 cb;

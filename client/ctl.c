@@ -247,7 +247,7 @@ ctl_exit_status(int r)
 /* Print an error: one line on stderr, and an {"error": ...} document with --json. */
 static void
 ctl_report(const char *cmd, const char *code, const char *msg, const char *param,
-    int64_t retry, const char *reqid)
+    int64_t retry, const char *reqid, const char *upcode)
 {
 	json_t	*o, *e;
 
@@ -265,6 +265,10 @@ ctl_report(const char *cmd, const char *code, const char *msg, const char *param
 		fputs(", request_id=", stderr);
 		ctl_put_esc(stderr, reqid, strlen(reqid));
 	}
+	if (upcode != NULL) {
+		fputs(", upstream_code=", stderr);
+		ctl_put_esc(stderr, upcode, strlen(upcode));
+	}
 	fputs(")\n", stderr);
 	if (!ctl_opts.json)
 		return;
@@ -277,6 +281,8 @@ ctl_report(const char *cmd, const char *code, const char *msg, const char *param
 		ctl_json_num(e, "retry_after_ms", retry);
 	if (reqid != NULL)
 		ctl_json_str(e, "request_id", reqid);
+	if (upcode != NULL)
+		ctl_json_str(e, "upstream_code", upcode);
 	o = json_object();
 	json_object_set_new(o, "error", e);
 	ctl_json_print(o);
@@ -292,7 +298,7 @@ ctl_fail(struct octo_client *c, const char *cmd, int r)
 {
 	ctl_report(cmd, octo_last_error_code(c), octo_last_error_message(c),
 	    octo_last_error_param(c), octo_last_error_retry_after_ms(c),
-	    octo_last_error_request_id(c));
+	    octo_last_error_request_id(c), octo_last_error_upstream_code(c));
 	if (r == OCTO_ERR_TOO_LARGE && !octo_last_error_from_daemon(c))
 		return CTL_EXIT_SOFTWARE;
 	return ctl_exit_status(r);
@@ -313,14 +319,14 @@ ctl_connect_failed(const char *cmd, const char *path, int r)
 		    octo_strerror(r));
 	if (r == OCTO_ERR_SYSTEM && (saved == EACCES || saved == EPERM)) {
 		ctl_report(cmd, octo_err_name(OCTO_ERR_PERMISSION_DENIED), msg, NULL, -1,
-		    NULL);
+		    NULL, NULL);
 		return CTL_EXIT_NOPERM;
 	}
 	if (r == OCTO_ERR_INVALID_ARGUMENT) {
-		ctl_report(cmd, octo_err_name(r), msg, "socket", -1, NULL);
+		ctl_report(cmd, octo_err_name(r), msg, "socket", -1, NULL, NULL);
 		return CTL_EXIT_USAGE;
 	}
-	ctl_report(cmd, octo_err_name(OCTO_ERR_UNAVAILABLE), msg, NULL, -1, NULL);
+	ctl_report(cmd, octo_err_name(OCTO_ERR_UNAVAILABLE), msg, NULL, -1, NULL, NULL);
 	return CTL_EXIT_UNAVAILABLE;
 }
 

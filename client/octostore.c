@@ -34,6 +34,7 @@ client_reset_error(struct octo_client *c)
 	c->errmsg[0] = '\0';
 	c->errparam[0] = '\0';
 	c->errreqid[0] = '\0';
+	c->errupcode[0] = '\0';
 	c->retry_after_ms = -1;
 }
 
@@ -237,6 +238,12 @@ const char *
 octo_last_error_request_id(const struct octo_client *c)
 {
 	return c->errreqid[0] != '\0' ? c->errreqid : NULL;
+}
+
+const char *
+octo_last_error_upstream_code(const struct octo_client *c)
+{
+	return c->errupcode[0] != '\0' ? c->errupcode : NULL;
 }
 
 int

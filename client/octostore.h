@@ -101,6 +101,8 @@ OCTO_API int octo_set_max_message_size(struct octo_client *c, size_t size);
  * - octo_last_error_param: the parameter at fault (invalid_argument), or NULL.
  * - octo_last_error_retry_after_ms: when to retry, or -1 when the daemon gave no hint.
  * - octo_last_error_request_id: the OctoStore server's request id, or NULL.
+ * - octo_last_error_upstream_code: with OCTO_ERR_UPSTREAM_OTHER, the server's own error
+ *   code when it sent a well-formed one ([a-z0-9_], at most 64 bytes), else NULL.
  * - octo_last_error_from_daemon: 1 when the error came in an error reply from the
  *   daemon, 0 when the library found it (connection, limits, a malformed reply, an
  *   argument it checks itself, a held lock) or after a success.
@@ -111,6 +113,7 @@ OCTO_API const char *octo_last_error_message(const struct octo_client *c);
 OCTO_API const char *octo_last_error_param(const struct octo_client *c);
 OCTO_API int64_t octo_last_error_retry_after_ms(const struct octo_client *c);
 OCTO_API const char *octo_last_error_request_id(const struct octo_client *c);
+OCTO_API const char *octo_last_error_upstream_code(const struct octo_client *c);
 OCTO_API int octo_last_error_from_daemon(const struct octo_client *c);
 
 /* Notifications from the daemon (PROTOCOL.md "Notifications"). */

@@ -36,7 +36,10 @@ rpc_kill(struct octo_client *c, int err, const char *what)
 	return client_error(c, err, "%s", what);
 }
 
-/* Record an error reply {code, message, param, retry_after_ms, request_id}. */
+/*
+ * Record an error reply {code, message, param, retry_after_ms, request_id,
+ * upstream_code}.
+ */
 static int
 rpc_reply_error(struct octo_client *c, const msgpack_object *e)
 {
@@ -60,6 +63,8 @@ rpc_reply_error(struct octo_client *c, const msgpack_object *e)
 		c->retry_after_ms = ms;
 	if (octo_proto_get_str(e, "request_id", &s, &len) == OCTO_OK)
 		client_copy_text(c->errreqid, sizeof(c->errreqid), s, len);
+	if (octo_proto_get_str(e, "upstream_code", &s, &len) == OCTO_OK)
+		client_copy_text(c->errupcode, sizeof(c->errupcode), s, len);
 	/* The daemon closes the connection after these (PROTOCOL.md "Errors"). */
 	if (c->err == OCTO_ERR_PROTOCOL || c->err == OCTO_ERR_TOO_LARGE)
 		c->dead = 1;

@@ -357,6 +357,8 @@ for c in protocol_error message_too_large held; do
 	ctl status coll/st
 	check "$ROW: status, server code $c -> upstream_error, exit 1 (got $RC $(jqo .error.code))" \
 	    [ "$RC $(jqo .error.code)" = "1 upstream_error" ]
+	check "$ROW: status, the server's code in upstream_code (got $(jqo .error.upstream_code))" \
+	    [ "$(jqo .error.upstream_code)" = "$c" ]
 	fake_post /_fake/fault "{\"status\":400,\"code\":\"$c\",\"path_prefix\":\"/locks/coll%2Facq/acquire\"}"
 	ctl acquire coll/acq --ttl 5
 	check "$ROW: acquire, server code $c -> upstream_error, exit 1 (got $RC $(jqo .error.code))" \
