@@ -388,12 +388,10 @@ api_load(const char *body, size_t len)
 	return root;
 }
 
-/* Required string field; nullable allows an explicit null (-> NULL). */
+/* A required string value v (NULL: absent); nullable allows an explicit null (-> NULL). */
 static int
-api_str(json_t *o, const char *key, int nullable, const char **out)
+api_strv(json_t *v, int nullable, const char **out)
 {
-	json_t	*v = json_object_get(o, key);
-
 	if (v == NULL)
 		return BAD;
 	if (json_is_null(v) && nullable) {
@@ -406,6 +404,13 @@ api_str(json_t *o, const char *key, int nullable, const char **out)
 	return OCTO_OK;
 }
 
+/* Required string field; nullable allows an explicit null (-> NULL). */
+static int
+api_str(json_t *o, const char *key, int nullable, const char **out)
+{
+	return api_strv(json_object_get(o, key), nullable, out);
+}
+
 /*
  * Required id field (lease_id, holder_id): a string of 1 to API_LEASE_ID_MAX bytes, the
  * most a lease id may be when it goes back in a request and what liboctostore keeps.
@@ -413,12 +418,12 @@ api_str(json_t *o, const char *key, int nullable, const char **out)
 static int
 api_id(json_t *o, const char *key, int nullable, const char **out)
 {
-	json_t	*v;
+	json_t	*v = json_object_get(o, key);
 
-	if (api_str(o, key, nullable, out) != OCTO_OK)
+	if (api_strv(v, nullable, out) != OCTO_OK)
 		return BAD;
-	if (*out != NULL && ((v = json_object_get(o, key)) == NULL ||
-	    json_string_length(v) == 0 || json_string_length(v) > API_LEASE_ID_MAX))
+	if (*out != NULL && (json_string_length(v) == 0 ||
+	    json_string_length(v) > API_LEASE_ID_MAX))
 		return BAD;
 	return OCTO_OK;
 }
