@@ -73,8 +73,16 @@ r=0
 while [ "$r" -lt "$ROUNDS" ]; do
 	r=$((r + 1))
 	before=$(cat "$TOKFILE")
-	if ! start_daemon --config "$T/octostored.conf" 2>/dev/null; then
+	# Not start_daemon, which ends the test: a daemon that does not come up is counted,
+	# its log shown, and the rounds go on.
+	# shellcheck disable=SC2086
+	$OCTO_WRAPPER "$OCTOSTORED" --socket "$OCTOSTORED_SOCKET" --config "$T/octostored.conf" \
+	    >"$OCTO_TMP/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	if ! wait_ready "$OCTOSTORED_SOCKET" "$DAEMON_PID" 20000; then
 		restart_fail=$((restart_fail + 1))
+		echo "# round $r: the daemon did not start; the end of its log:"
+		tail -n 20 "$OCTO_TMP/daemon.log" | sed 's/^/#   /'
 	fi
 	rm -f "$T/stop"
 	(
@@ -85,7 +93,7 @@ while [ "$r" -lt "$ROUNDS" ]; do
 	LOOP_PID=$!
 	# A random moment 0-200 ms into the rotations.
 	sleep "0.$(printf '%03d' $(($(od -An -N2 -tu2 /dev/urandom) % 201)))"
-	kill -KILL "$DAEMON_PID"
+	kill -KILL "$DAEMON_PID" 2>/dev/null
 	wait "$DAEMON_PID" 2>/dev/null
 	DAEMON_PID=
 	touch "$T/stop"
