@@ -44,6 +44,7 @@ struct conn {
 #define CONN_BATCH	0x8	/* inside the read callback: flush at its end */
 #define CONN_NOREAD	0x10	/* shutdown: take no new requests */
 #define CONN_PEERGONE	0x20	/* logged that the peer process has exited */
+#define CONN_QUEUED	0x40	/* on conn_flushq */
 	unsigned	 inflight;
 	unsigned	 leases;	/* for max_leases_per_client */
 
@@ -64,9 +65,13 @@ struct conn {
 	msgpack_zone	 zone;
 
 	TAILQ_ENTRY(conn) entry;
+	TAILQ_ENTRY(conn) fq;		/* conn_flushq */
 };
 
 static TAILQ_HEAD(, conn) conns = TAILQ_HEAD_INITIALIZER(conns);
+/* Replies finished in this loop turn, sent at its end (conn_flush_later). */
+static TAILQ_HEAD(, conn) conn_flushq = TAILQ_HEAD_INITIALIZER(conn_flushq);
+static struct event	*conn_flush_ev;
 static unsigned		conn_n;
 static uint64_t		conn_next_id = 1;
 static uint64_t		conn_total_n;
@@ -79,6 +84,7 @@ static struct conn_limits conn_lim = {
 
 static void	conn_close(struct conn *, const char *);
 static void	conn_flush(struct conn *);
+static void	conn_flush_later(struct conn *);
 static void	conn_update_read(struct conn *);
 static void	conn_process(struct conn *);
 
@@ -268,6 +274,48 @@ conn_flush(struct conn *c)
 	conn_update_read(c);
 }
 
+/* The end of the loop turn: send what the turn's replies left in the buffers. */
+static void
+conn_flushq_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	while ((c = TAILQ_FIRST(&conn_flushq)) != NULL) {
+		TAILQ_REMOVE(&conn_flushq, c, fq);
+		c->flags &= ~CONN_QUEUED;
+		conn_flush(c);
+		conn_unref(c);
+	}
+}
+
+/*
+ * Send c's output once the other events that are ready in this loop turn have run (the
+ * event is activated, not added: libevent runs it after those, in the same turn, with
+ * no system call).  Answers from the server come in waves, a readable socket each;
+ * replying to the whole wave at its end, rather than after each answer, let the daemon
+ * serve 8 % more requests per second with 32 clients (interleaved A/B, bench/README.md):
+ * a client process is woken once for the wave, not once for each answer.
+ */
+static void
+conn_flush_later(struct conn *c)
+{
+	if (c->flags & (CONN_DEAD | CONN_BATCH | CONN_QUEUED))
+		return;
+	if (conn_flush_ev == NULL &&
+	    (conn_flush_ev = event_new(server_base(), -1, 0, conn_flushq_cb, NULL)) == NULL) {
+		conn_flush(c);
+		return;
+	}
+	if (TAILQ_EMPTY(&conn_flushq))
+		event_active(conn_flush_ev, 0, 0);
+	c->flags |= CONN_QUEUED;
+	conn_ref(c);
+	TAILQ_INSERT_TAIL(&conn_flushq, c, fq);
+}
+
 /* Writable again. */
 static void
 conn_write_cb(evutil_socket_t fd, short what, void *arg)
@@ -383,6 +431,10 @@ conn_close(struct conn *c, const char *why)
 	event_del(c->rev);
 	event_del(c->wev);
 	evtimer_del(c->idle_ev);
+	/* A reply waiting for the end of this loop turn goes now, if the socket takes it. */
+	if ((c->flags & CONN_QUEUED) && c->out_off < c->out_len)
+		(void)send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(c->fd);
 	c->fd = -1;
 	TAILQ_REMOVE(&conns, c, entry);
@@ -497,7 +549,7 @@ conn_request_begin(struct conn *c)
 
 /*
  * A reply or notification is complete in the output buffer.  A dead connection drops
- * it; otherwise it is sent now, or at the end of the current read batch.
+ * it; otherwise it is sent at the end of the current read batch or loop turn.
  */
 void
 conn_message_done(struct conn *c, int was_reply)
@@ -510,7 +562,7 @@ conn_message_done(struct conn *c, int was_reply)
 		c->out_off = c->out_len = 0;
 		return;
 	}
-	conn_flush(c);
+	conn_flush_later(c);
 }
 
 /* Stop taking requests; in-flight ones still get their replies. */
@@ -533,6 +585,12 @@ conn_close_all(void)
 
 	while ((c = TAILQ_FIRST(&conns)) != NULL)
 		conn_close(c, "shutdown");
+	/* Drop the queue's references (the loop may not turn again), then its event. */
+	conn_flushq_cb(-1, 0, NULL);
+	if (conn_flush_ev != NULL) {
+		event_free(conn_flush_ev);
+		conn_flush_ev = NULL;
+	}
 }
 
 /* Open connections. */
