@@ -13,7 +13,7 @@
 #include "token.h"
 #include "upstream.h"
 
-#define OPS_MESSAGE_MAX		512	/* server text passed on to clients */
+#define OPS_MESSAGE_MAX		512	/* a message of our own about a server answer */
 
 /* One forwarded request; owns nothing but the name it was asked about. */
 struct ops_ctx {
@@ -186,7 +186,6 @@ ops_fail(struct ops_ctx *c, const struct upstream_result *res)
 {
 	struct api_error	 e;
 	char			 msg[OPS_MESSAGE_MAX], esc[4 * API_CODE_MAX + 1];
-	const char		*code_name = NULL;
 	int64_t			 retry;
 
 	if (res->err != OCTO_OK) {
@@ -194,13 +193,14 @@ ops_fail(struct ops_ctx *c, const struct upstream_result *res)
 		return;
 	}
 	if (api_parse_error(res->body, res->len, &e) == OCTO_OK) {
-		if (e.code == OCTO_ERR_UPSTREAM_OTHER)
-			code_name = e.code_name;
 		retry = e.retry_after_ms >= 0 ? e.retry_after_ms : res->retry_after_ms;
 		log_debug("%s pid=%d: server error %s (HTTP %ld)", c->what, (int)c->r->pid,
 		    api_escape(esc, sizeof(esc), e.code_name), res->status);
-		/* req_error_upstream cuts the text and drops an overlong request id. */
-		req_error_upstream(c->r, e.code, code_name,
+		/*
+		 * req_error_upstream cuts the text, drops an overlong request id and passes
+		 * the server's code on only for upstream_error.
+		 */
+		req_error_upstream(c->r, e.code, e.code_name,
 		    e.details[0] != '\0' ? e.details : e.error, retry, e.request_id);
 		api_error_free(&e);
 		return;
