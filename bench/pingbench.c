@@ -21,6 +21,7 @@
 #include <msgpack.h>
 
 #include "octo_proto.h"
+#include "unixsock.h"
 
 #define BENCH_MAX_CONNS	1024
 #define BENCH_MAX_DEPTH	64
@@ -185,30 +186,6 @@ hist_quantile(double q)
 	return hist_value(HIST_BUCKETS - 1) / 1000;
 }
 
-/* Connect a stream socket to path; blocking, then switched to non-blocking. */
-static int
-unix_connect(const char *path, int nonblock)
-{
-	struct sockaddr_un	sun;
-	int			fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strcpy(sun.sun_path, path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    (nonblock && fcntl(fd, F_SETFL, O_NONBLOCK) == -1)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* Queue up to depth requests in one write; arm EPOLLOUT if it did not all go. */
 static int
 gconn_fill(struct gconn *c, unsigned depth, uint64_t t, int ep)
@@ -346,7 +323,7 @@ run_point(const char *path, pid_t pid, unsigned nconns, unsigned depth,
 		return -1;
 	}
 	for (i = 0; i < nconns; i++) {
-		if ((conns[i].fd = unix_connect(path, 1)) == -1) {
+		if ((conns[i].fd = unixsock_connect(path, UNIXSOCK_NONBLOCK)) == -1) {
 			fprintf(stderr, "pingbench: connect %s: %s\n", path, strerror(errno));
 			goto out;
 		}
@@ -827,7 +804,7 @@ probe_main(const char *path)
 	ssize_t		n;
 	int		fd, r = OCTO_ERR_AGAIN;
 
-	if ((fd = unix_connect(path, 0)) == -1)
+	if ((fd = unixsock_connect(path, 0)) == -1)
 		return 1;
 	if (write(fd, req_frames[1].data, req_frames[1].len) != (ssize_t)req_frames[1].len) {
 		close(fd);

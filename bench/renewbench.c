@@ -19,6 +19,7 @@
 #include <msgpack.h>
 
 #include "octo_proto.h"
+#include "unixsock.h"
 
 #define RB_MAX_CONNS	256
 #define RB_IN		(256 * 1024)
@@ -73,48 +74,6 @@ now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
-}
-
-/* Connect a stream socket to path. */
-static int
-unix_connect(const char *path)
-{
-	struct sockaddr_un	sun;
-	int			fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strcpy(sun.sun_path, path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Write a whole buffer. */
-static int
-write_all(int fd, const void *buf, size_t len)
-{
-	const char	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* libcurl write callback into stats_buf. */
@@ -228,7 +187,7 @@ rconn_fill(struct rconn *c)
 		c->next++;
 		c->inflight++;
 	}
-	rc = sb.size > 0 ? write_all(c->fd, sb.data, sb.size) : 0;
+	rc = sb.size > 0 ? unixsock_send_all(c->fd, sb.data, sb.size) : 0;
 	msgpack_sbuffer_destroy(&sb);
 	return rc;
 }
@@ -414,7 +373,7 @@ main(int argc, char **argv)
 		c->next = c->first;
 		total += c->count;
 		msgpack_zone_init(&c->zone, 4096);
-		if ((c->fd = unix_connect(argv[0])) == -1) {
+		if ((c->fd = unixsock_connect(argv[0], 0)) == -1) {
 			fprintf(stderr, "renewbench: connect %s: %s\n", argv[0],
 			    strerror(errno));
 			return 2;

@@ -23,6 +23,7 @@
 #include <msgpack.h>
 
 #include "octo_proto.h"
+#include "unixsock.h"
 
 #define UB_MAX_CLIENTS	256
 #define UB_IN		(64 * 1024)
@@ -148,48 +149,6 @@ struct dclient {
 	msgpack_zone	 zone;
 };
 
-/* Connect a stream socket to path. */
-static int
-unix_connect(const char *path)
-{
-	struct sockaddr_un	sun;
-	int			fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strcpy(sun.sun_path, path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Write all of a buffer to a blocking-or-not socket; small frames go in one call. */
-static int
-write_all(int fd, const void *buf, size_t len)
-{
-	const char	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Send the client's next request: acquire, or release of the lease it holds. */
 static int
 dclient_send(struct dclient *c)
@@ -217,7 +176,7 @@ dclient_send(struct dclient *c)
 		octo_proto_pack_str(&pk, c->lease_id);
 	}
 	c->sent = now_ns();
-	rc = write_all(c->fd, sb.data, sb.size);
+	rc = unixsock_send_all(c->fd, sb.data, sb.size);
 	msgpack_sbuffer_destroy(&sb);
 	return rc;
 }
@@ -321,7 +280,7 @@ daemon_main(const char *path)
 		snprintf(c->name, sizeof(c->name), "bench/up/%s/c%u",
 		    opt.label != NULL ? opt.label : "x", i);
 		msgpack_zone_init(&c->zone, 2048);
-		if ((c->fd = unix_connect(path)) == -1) {
+		if ((c->fd = unixsock_connect(path, 0)) == -1) {
 			fprintf(stderr, "upbench: connect %s: %s\n", path, strerror(errno));
 			return 2;
 		}
@@ -416,7 +375,7 @@ echo_main(void)
 	if (pid == 0) {
 		close(sv[0]);
 		while ((n = read(sv[1], buf, sizeof(buf))) > 0)
-			if (write_all(sv[1], buf, (size_t)n) == -1)
+			if (unixsock_send_all(sv[1], buf, (size_t)n) == -1)
 				break;
 		_exit(0);
 	}
@@ -438,7 +397,7 @@ echo_main(void)
 			t0 = t1;
 		if (t1 >= end)
 			break;
-		if (write_all(sv[0], sb.data, sb.size) == -1)
+		if (unixsock_send_all(sv[0], sb.data, sb.size) == -1)
 			return 1;
 		for (got = 0; got < sb.size; got += (size_t)n)
 			if ((n = read(sv[0], buf, sizeof(buf))) <= 0)

@@ -38,6 +38,7 @@
 #include <msgpack.h>
 
 #include "octo_proto.h"
+#include "unixsock.h"
 
 static const char *sock_path;
 
@@ -53,37 +54,7 @@ now_ms(void)
 static int
 dial(void)
 {
-	struct sockaddr_un sun;
-	int fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock_path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int
-send_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = send(fd, p, len, MSG_NOSIGNAL)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return unixsock_connect(sock_path, 0);
 }
 
 /*
@@ -163,7 +134,7 @@ ping_once(int timeout_ms)
 	msgpack_sbuffer_init(&sb);
 	msgpack_zone_init(&z, 1024);
 	pack_ping(&sb, 7);
-	if (send_all(fd, sb.data, sb.size) == 0 &&
+	if (unixsock_send_all(fd, sb.data, sb.size) == 0 &&
 	    read_msg(fd, timeout_ms, &z, &m, buf, sizeof(buf), &have) == 0 &&
 	    m.type == OCTO_MSG_RESPONSE && m.msgid == 7 &&
 	    m.error->type == MSGPACK_OBJECT_NIL)
@@ -220,7 +191,7 @@ send_expect(const void *buf, size_t len, const char *code)
 
 	if ((fd = dial()) == -1)
 		return -1;
-	(void)send_all(fd, buf, len);
+	(void)unixsock_send_all(fd, buf, len);
 	r = expect_error_close(fd, code);
 	close(fd);
 	return r;
@@ -279,7 +250,7 @@ cmd_random(unsigned seed)
 	buf[1] = 0x01;
 	if ((fd = dial()) == -1)
 		return -1;
-	(void)send_all(fd, buf, sizeof(buf));
+	(void)unixsock_send_all(fd, buf, sizeof(buf));
 	r = expect_error_close(fd, NULL);
 	close(fd);
 	return r;
@@ -295,7 +266,7 @@ cmd_half(void)
 	pack_ping(&sb, 1);
 	if ((fd = dial()) == -1)
 		return -1;
-	(void)send_all(fd, sb.data, sb.size / 2);
+	(void)unixsock_send_all(fd, sb.data, sb.size / 2);
 	close(fd);
 	msgpack_sbuffer_destroy(&sb);
 	return 0;
@@ -373,7 +344,7 @@ cmd_pipeline(int n)
 	msgpack_sbuffer_init(&sb);
 	for (i = 0; i < n; i++)
 		pack_ping(&sb, (uint32_t)i);
-	if (send_all(fd, sb.data, sb.size) != 0)
+	if (unixsock_send_all(fd, sb.data, sb.size) != 0)
 		return -1;
 	msgpack_zone_init(&z, 4096);
 	while (got < n && read_msg(fd, 5000, &z, &m, buf, sizeof(buf), &have) == 0) {
@@ -481,7 +452,7 @@ cmd_multi(int n, const char *method, int argc, char **argv)
 		octo_proto_pack_request(&pk, (uint32_t)i, method);
 		pack_kv_args(&pk, argc, argv, i);
 		/* A refused client is told why before its request is read: read anyway. */
-		(void)send_all(fd, sb.data, sb.size);
+		(void)unixsock_send_all(fd, sb.data, sb.size);
 		if (read_msg(fd, 10000, &z, &m, buf, sizeof(buf), &have) != 0 ||
 		    m.type != OCTO_MSG_RESPONSE) {
 			printf("closed\n");
@@ -514,7 +485,7 @@ cmd_partial(void)
 	pack_ping(&sb, 1);
 	if ((fd = dial()) == -1)
 		return -1;
-	(void)send_all(fd, sb.data, sb.size / 2);
+	(void)unixsock_send_all(fd, sb.data, sb.size / 2);
 	msgpack_sbuffer_destroy(&sb);
 	t0 = now_ms();
 	pfd.fd = fd;

@@ -29,6 +29,7 @@
 
 #include "octo_proto.h"
 #include "octostore.h"
+#include "unixsock.h"
 
 #define PROBE_BUF	65536
 #define PROBE_TIMEOUT	10000
@@ -119,13 +120,7 @@ out:
 static void
 probe_open(struct probe *p, const char *sock)
 {
-	struct sockaddr_un sun;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
-	if ((p->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
-	    connect(p->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+	if ((p->fd = unixsock_connect(sock, 0)) == -1)
 		die("connect", strerror(errno));
 	p->have = 0;
 	msgpack_zone_init(&p->z, 4096);
@@ -141,7 +136,7 @@ probe_call(struct probe *p, uint32_t msgid, const char *method, const char *key,
 	struct octo_proto_limits	 lim;
 	struct pollfd			 pfd = { .fd = p->fd, .events = POLLIN };
 	struct octo_msg			 m;
-	size_t				 len, off;
+	size_t				 len;
 	ssize_t				 n;
 	char				*copy;
 
@@ -150,10 +145,8 @@ probe_call(struct probe *p, uint32_t msgid, const char *method, const char *key,
 	msgpack_pack_map(&p->pk, 1);
 	octo_proto_pack_str(&p->pk, key);
 	octo_proto_pack_str(&p->pk, value);
-	for (off = 0; off < p->sb.size; off += (size_t)n) {
-		if ((n = send(p->fd, p->sb.data + off, p->sb.size - off, MSG_NOSIGNAL)) == -1)
-			die("send", strerror(errno));
-	}
+	if (unixsock_send_all(p->fd, p->sb.data, p->sb.size) == -1)
+		die("send", strerror(errno));
 	octo_proto_limits_default(&lim);
 	while (p->have == 0 || octo_proto_scan(p->buf, p->have, &lim, &len) != OCTO_OK) {
 		if (poll(&pfd, 1, PROBE_TIMEOUT) != 1)

@@ -47,6 +47,7 @@
 
 #include "octo_proto.h"
 #include "octostore.h"
+#include "unixsock.h"
 
 #define RC_BUF		65536
 #define RC_TIMEOUT	10000
@@ -117,16 +118,11 @@ expect(int cond, const char *fmt, ...)
 static struct rc *
 rc_open(void)
 {
-	struct sockaddr_un	 sun;
-	struct rc		*rc;
+	struct rc	*rc;
 
 	if ((rc = calloc(1, sizeof(*rc))) == NULL)
 		abort();
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock_path);
-	if ((rc->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
-	    connect(rc->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	if ((rc->fd = unixsock_connect(sock_path, 0)) == -1) {
 		fprintf(stderr, "leaseclient: connect %s: %s\n", sock_path, strerror(errno));
 		exit(2);
 	}
@@ -197,19 +193,9 @@ kv_true(struct rc *rc, const char *k)
 static void
 rc_send(struct rc *rc)
 {
-	const char	*p = rc->sb.data;
-	size_t		 len = rc->sb.size;
-	ssize_t		 n;
-
-	while (len > 0) {
-		if ((n = send(rc->fd, p, len, MSG_NOSIGNAL)) == -1) {
-			if (errno == EINTR)
-				continue;
-			fprintf(stderr, "leaseclient: send: %s\n", strerror(errno));
-			exit(2);
-		}
-		p += n;
-		len -= (size_t)n;
+	if (unixsock_send_all(rc->fd, rc->sb.data, rc->sb.size) == -1) {
+		fprintf(stderr, "leaseclient: send: %s\n", strerror(errno));
+		exit(2);
 	}
 }
 
