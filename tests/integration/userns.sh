@@ -125,7 +125,7 @@ if ldd "$C" 2>&1 | grep -q 'statically linked\|not a dynamic executable'; then
 	    unshare --mount sh -c 'mount --bind -o ro "$1" "$2" || exit 1
 	    ! touch "$2/x" 2>/dev/null' sh "$OCTO_TMP/run" "$R/run/octostored"
 else
-	echo "# scratch root checks skipped: octostorectl is not static (--disable-static-ctl?)"
+	echo "# scratch root checks skipped: octostorectl is not static (built with --disable-static-ctl or --enable-sanitizers)"
 fi
 stop_daemon || not_ok "daemon exit status on SIGTERM"
 finish
