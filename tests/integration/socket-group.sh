@@ -124,6 +124,14 @@ check "policy: after SIGHUP a member of $GB connects" [ "$(ctl_rc "$UB" ping)" -
 rc=$(ctl_rc "$UA" ping)
 check "policy: after SIGHUP the member of $GA is refused by the daemon (exit 77, got $rc)" \
     [ "$rc" -eq 77 ] && grep -q permission_denied "$OCTO_TMP/ctl.out"
+# A group that has gone: the reload fails and the running group stays.
+conf "socket_group = octconope$$" "socket_mode = 0666"
+kill -HUP "$DAEMON_PID"
+check "missing group at SIGHUP: the reload fails, naming it" \
+    poll_until 10 grep -q "no such group: octconope$$" "$OCTO_TMP/daemon.log"
+check "missing group at SIGHUP: the socket keeps group $GB" \
+    [ "$(stat -c %g "$OCTOSTORED_SOCKET")" = "$GIDB" ]
+check "missing group at SIGHUP: the member of $GB still connects" [ "$(ctl_rc "$UB" ping)" -eq 0 ]
 # Without socket_group the policy reads the file's group at each reload: chgrp + SIGHUP.
 conf "socket_mode = 0666"
 kill -HUP "$DAEMON_PID"
