@@ -142,6 +142,41 @@ ctl_health(struct octo_client *c, char **argv)
 	return CTL_EXIT_OK;
 }
 
+/* The holder's local view as JSON: { state, pid, pid_stale, uid, detached }, or null. */
+static json_t *
+local_json(const struct octo_local_holder *lh)
+{
+	json_t *o;
+
+	if (!lh->present)
+		return json_null();
+	o = json_object();
+	ctl_json_str(o, "state", lh->state);
+	json_object_set_new(o, "pid", lh->pid < 0 ? json_null() : json_integer(lh->pid));
+	json_object_set_new(o, "pid_stale", json_boolean(lh->pid_stale));
+	json_object_set_new(o, "uid", lh->uid < 0 ? json_null() : json_integer(lh->uid));
+	json_object_set_new(o, "detached", lh->detached < 0 ? json_null() :
+	    json_boolean(lh->detached));
+	return o;
+}
+
+/* The holder's local view as "local.KEY: value" lines; nothing when absent. */
+static void
+local_text(const struct octo_local_holder *lh)
+{
+	if (!lh->present)
+		return;
+	ctl_kv("local.state", lh->state);
+	if (lh->pid >= 0)
+		ctl_kv_num("local.pid", lh->pid);
+	if (lh->pid_stale)
+		ctl_kv("local.pid_stale", "yes");
+	if (lh->uid >= 0)
+		ctl_kv_num("local.uid", lh->uid);
+	if (lh->detached >= 0)
+		ctl_kv("local.detached", lh->detached ? "yes" : "no");
+}
+
 /* acquire NAME: exit 0 when acquired, 10 when someone else has it. */
 int
 ctl_acquire(struct octo_client *c, char **argv)
@@ -182,6 +217,7 @@ ctl_acquire(struct octo_client *c, char **argv)
 			ctl_json_str_or_null(o, "holder_id", a.holder_id);
 			ctl_json_str_or_null(o, "expires_at", a.expires_at);
 			ctl_json_num(o, "retry_after_ms", a.retry_after_ms);
+			json_object_set_new(o, "local", local_json(&a.local));
 			break;
 		default:
 			ctl_json_str(o, "status", "delayed");
@@ -214,6 +250,7 @@ ctl_acquire(struct octo_client *c, char **argv)
 		ctl_kv("expires_at", a.expires_at);
 		if (a.retry_after_ms >= 0)
 			ctl_kv_num("retry_after_ms", a.retry_after_ms);
+		local_text(&a.local);
 		break;
 	default:
 		ctl_kv("delayed", a.name);
@@ -288,6 +325,7 @@ lock_json(const struct octo_lock_info *li)
 		ctl_json_strn(o, "metadata", li->metadata, li->metadata_len);
 	else
 		json_object_set_new(o, "metadata", json_null());
+	json_object_set_new(o, "local", local_json(&li->local));
 	return o;
 }
 
@@ -313,6 +351,7 @@ ctl_status(struct octo_client *c, char **argv)
 		ctl_kv("expires_at", li.expires_at);
 	if (li.has_metadata)
 		ctl_kv_len("metadata", li.metadata, li.metadata_len);
+	local_text(&li.local);
 	return CTL_EXIT_OK;
 }
 
@@ -325,6 +364,22 @@ list_field(const char *s, int last)
 	else
 		ctl_put_esc(stdout, s, strlen(s));
 	putchar(last ? '\n' : '\t');
+}
+
+/* The local columns of a list line: state, pid, uid, detached; "-" for each absent. */
+static void
+list_local(const struct octo_local_holder *lh)
+{
+	list_field(lh->present ? lh->state : "", 0);
+	if (lh->pid >= 0)
+		printf("%lld%s\t", (long long)lh->pid, lh->pid_stale ? "(stale)" : "");
+	else
+		fputs("-\t", stdout);
+	if (lh->uid >= 0)
+		printf("%lld\t", (long long)lh->uid);
+	else
+		fputs("-\t", stdout);
+	puts(lh->detached < 0 ? "-" : lh->detached ? "yes" : "no");
 }
 
 /* list [--prefix P]: one line per lock. */
@@ -352,14 +407,16 @@ ctl_list(struct octo_client *c, char **argv)
 			json_object_set_new(o, "prefix", json_null());
 		ctl_json_print(o);
 	} else {
-		puts("NAME\tSTATUS\tFENCING_TOKEN\tEXPIRES_AT\tHOLDER_ID");
+		puts("NAME\tSTATUS\tFENCING_TOKEN\tEXPIRES_AT\tHOLDER_ID\t"
+		    "LOCAL\tPID\tUID\tDETACHED");
 		for (i = 0; i < l.nlocks; i++) {
 			list_field(l.locks[i].name, 0);
 			printf("%s\t%llu\t", l.locks[i].held ? "held" :
 			    l.locks[i].lost ? "lost" : "free",
 			    (unsigned long long)l.locks[i].fencing_token);
 			list_field(l.locks[i].expires_at, 0);
-			list_field(l.locks[i].holder_id, 1);
+			list_field(l.locks[i].holder_id, 0);
+			list_local(&l.locks[i].local);
 		}
 	}
 	octo_list_free(&l);

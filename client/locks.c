@@ -5,6 +5,58 @@
 
 #include "client.h"
 
+/* No local view: the fields that say "not reported". */
+static void
+local_none(struct octo_local_holder *lh)
+{
+	memset(lh, 0, sizeof(*lh));
+	lh->pid = -1;
+	lh->uid = -1;
+	lh->detached = -1;
+}
+
+/*
+ * The "local" map of a status or list entry: { state, pid, pid_stale, uid, detached }
+ * (only state for "lost").  Absent: not held through this daemon.
+ */
+static void
+read_local_map(struct reply *rp, struct octo_local_holder *lh)
+{
+	const msgpack_object	*o;
+	struct reply		 sub = *rp;
+
+	local_none(lh);
+	if (octo_proto_get(rp->map, "local", &o) != OCTO_OK ||
+	    o->type == MSGPACK_OBJECT_NIL)
+		return;
+	if (o->type != MSGPACK_OBJECT_MAP) {
+		reply_bad(rp, "local");
+		return;
+	}
+	sub.map = o;
+	reply_str(&sub, "state", lh->state, sizeof(lh->state), REPLY_REQ);
+	lh->pid = reply_int(&sub, "pid", REPLY_OPT, -1);
+	lh->pid_stale = reply_bool(&sub, "pid_stale", REPLY_OPT, 0);
+	lh->uid = reply_int(&sub, "uid", REPLY_OPT, -1);
+	lh->detached = reply_bool(&sub, "detached", REPLY_OPT, -1);
+	lh->present = sub.r == OCTO_OK;
+	rp->r = sub.r;
+}
+
+/* The holder fields of a "held" acquire result, when the holder is a local client. */
+static void
+read_local_held(struct reply *rp, struct octo_local_holder *lh)
+{
+	local_none(lh);
+	if (!reply_bool(rp, "local", REPLY_OPT, 0))
+		return;
+	strcpy(lh->state, "held");
+	lh->pid = reply_int(rp, "holder_pid", REPLY_OPT, -1);
+	lh->pid_stale = reply_bool(rp, "holder_pid_stale", REPLY_OPT, 0);
+	lh->uid = reply_int(rp, "holder_uid", REPLY_OPT, -1);
+	lh->present = rp->r == OCTO_OK;
+}
+
 /* Pack "key": seconds, a float when ms is not whole seconds. */
 static void
 locks_kv_seconds(msgpack_packer *pk, const char *key, int64_t ms)
@@ -105,6 +157,7 @@ octo_acquire_ex(struct octo_client *c, const char *name,
 		out->retry_after_ms = reply_int(&rp, "retry_after_ms", REPLY_OPT, -1);
 		out->has_metadata = reply_bytes(&rp, "metadata", out->metadata,
 		    sizeof(out->metadata), &out->metadata_len);
+		read_local_held(&rp, &out->local);
 	} else if (strcmp(status, "delayed") == 0) {
 		out->status = OCTO_ACQUIRE_DELAYED;
 		reply_str(&rp, "available_at", out->available_at,
@@ -331,6 +384,7 @@ read_lock_info(struct reply *rp, struct octo_lock_info *li)
 	reply_str(rp, "expires_at", li->expires_at, sizeof(li->expires_at), REPLY_OPT);
 	li->has_metadata = reply_bytes(rp, "metadata", li->metadata, sizeof(li->metadata),
 	    &li->metadata_len);
+	read_local_map(rp, &li->local);
 }
 
 /* status: one lock. */

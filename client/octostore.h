@@ -220,6 +220,25 @@ struct octo_health {
 };
 OCTO_API int octo_health(struct octo_client *c, struct octo_health *out);
 
+/*
+ * The local view of a lock's holder: who holds it through this daemon.  pid is the
+ * holder's pid as the host sees it (SO_PEERCRED, also for a process in a container's
+ * pid namespace), uid its uid as the host sees it (a user namespace's root is the
+ * host uid it maps to).  present is 0 when the lock is not held through this daemon
+ * (free, or held by another host).
+ */
+#define OCTO_LOCAL_STATE_SIZE	16
+struct octo_local_holder {
+	int		present;	/* 1: the daemon sent its local view */
+	char		state[OCTO_LOCAL_STATE_SIZE];	/* held, acquiring, releasing, lost */
+	int64_t		pid;		/* 0: no process (detached, or it has exited);
+					   -1: not reported (state lost) */
+	int		pid_stale;	/* 1: the process that connected has exited while
+					   its connection, inherited, lives on */
+	int64_t		uid;		/* -1: not reported (state lost) */
+	int		detached;	/* 1 detached lease, 0 not, -1 not reported */
+};
+
 /* acquire: take a lock. */
 enum octo_acquire_status {
 	OCTO_ACQUIRE_ACQUIRED = 1,
@@ -239,6 +258,8 @@ struct octo_acquire_result {
 	size_t		metadata_len;
 	char		metadata[OCTO_METADATA_SIZE];	/* acquired, held */
 	char		available_at[OCTO_TIME_SIZE];	/* delayed */
+	struct octo_local_holder local;	/* held by a local client: state "held",
+					   detached -1 (holder_id says local:uid=U) */
 };
 
 /*
@@ -331,6 +352,8 @@ struct octo_lock_info {
 	size_t		metadata_len;
 	char		metadata[OCTO_METADATA_SIZE];
 	int		lost;	/* 1: "lost", declared lost by the daemon, not yet freed */
+	struct octo_local_holder local;	/* held, being acquired or released, or lost
+					   through this daemon */
 };
 OCTO_API int octo_status(struct octo_client *c, const char *name,
     struct octo_lock_info *out);

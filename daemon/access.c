@@ -13,7 +13,11 @@
 static const struct config	*access_cfg;
 static gid_t			 access_sock_gid = (gid_t)-1;
 
-/* Remember the configuration and the socket file's group. */
+/*
+ * Remember the configuration and the group whose members may connect: socket_group
+ * when set (also for an activated socket whose file has another group), else the
+ * socket file's group, read now.  Called again at each reload.
+ */
 void
 access_init(const struct config *cfg, int listen_fd)
 {
@@ -22,6 +26,11 @@ access_init(const struct config *cfg, int listen_fd)
 	struct stat		st;
 
 	access_cfg = cfg;
+	access_sock_gid = (gid_t)-1;
+	if (cfg->socket_group != NULL) {
+		access_sock_gid = cfg->socket_gid;
+		return;
+	}
 	memset(&sun, 0, sizeof(sun));
 	if (getsockname(listen_fd, (struct sockaddr *)&sun, &len) == 0 &&
 	    sun.sun_path[0] == '/' && stat(sun.sun_path, &st) == 0)

@@ -19,7 +19,8 @@ struct access_peer {
 
 /*
  * Use cfg (kept by pointer: the caller's struct stays valid across reloads) and the
- * listening socket fd, whose file's group is the default group allowed to connect.
+ * listening socket fd.  The group allowed to connect is cfg's socket_group, or when
+ * unset the socket file's group.  Called at start and at each reload.
  */
 void access_init(const struct config *cfg, int listen_fd);
 

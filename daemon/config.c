@@ -1,5 +1,6 @@
 /* config.c - octostored.conf parsing (inih), defaults and environment overrides. */
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,7 @@ config_free(struct config *cfg)
 
 	free(cfg->config_file);
 	free(cfg->socket_path);
+	free(cfg->socket_group);
 	free(cfg->base_url);
 	free(cfg->token_file);
 	free(cfg->ca_file);
@@ -171,6 +173,35 @@ parse_uids(const char *s, uid_t *uids, unsigned *n)
 	return 0;
 }
 
+/*
+ * socket_group: a group name or a numeric gid (a gid need not have a name, as in a
+ * container's mapping).  A name is looked up now, so that a missing group is an error
+ * at start-up (and at reload) rather than at the first connection.
+ */
+static const char *
+config_set_group(struct config *cfg, const char *v)
+{
+	static char	 why[160];
+	struct group	*gr;
+	unsigned long	 n;
+
+	if (*v == '\0') {
+		set_str(&cfg->socket_group, NULL);
+		return NULL;
+	}
+	if (parse_uint(v, 0, UINT_MAX - 1, &n) == 0)
+		cfg->socket_gid = (gid_t)n;
+	else {
+		if ((gr = getgrnam(v)) == NULL) {
+			snprintf(why, sizeof(why), "no such group: %.100s", v);
+			return why;
+		}
+		cfg->socket_gid = gr->gr_gid;
+	}
+	set_str(&cfg->socket_group, v);
+	return NULL;
+}
+
 /* Set one key; returns NULL or what is wrong. */
 const char *
 config_set(struct config *cfg, const char *key, const char *v)
@@ -212,6 +243,8 @@ config_set(struct config *cfg, const char *key, const char *v)
 		cfg->socket_mode = (mode_t)n;
 		return NULL;
 	}
+	if (strcmp(key, "socket_group") == 0)
+		return config_set_group(cfg, v);
 	if (strcmp(key, "backend") == 0) {
 		if (strcmp(v, "remote") == 0)
 			cfg->backend = CONFIG_BACKEND_REMOTE;

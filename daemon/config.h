@@ -42,6 +42,8 @@ struct config {
 	/* Local socket. */
 	char		*socket_path;		/* socket */
 	mode_t		 socket_mode;		/* socket_mode, octal */
+	char		*socket_group;		/* socket_group as written; NULL: unset */
+	gid_t		 socket_gid;		/* its gid, resolved when set */
 	enum log_level	 log_level;		/* log_level */
 
 	/* Limits. */

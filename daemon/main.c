@@ -51,6 +51,7 @@ static const struct option main_opts[] = {
 	{ "check-config", no_argument, NULL, 'C' },
 	{ "socket", required_argument, NULL, 's' },
 	{ "socket-mode", required_argument, NULL, 'm' },
+	{ "socket-group", required_argument, NULL, 'g' },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "base-url", required_argument, NULL, 'u' },
 	{ "token-file", required_argument, NULL, 't' },
@@ -75,6 +76,9 @@ usage(FILE *f)
 "      --check-config      validate the configuration and exit\n"
 "  -s, --socket PATH       Unix socket (env OCTOSTORED_SOCKET; default %s)\n"
 "      --socket-mode MODE  socket file mode, octal (default 0660)\n"
+"      --socket-group GROUP\n"
+"                          the socket's group (name or gid), whose members may\n"
+"                          connect (default: the daemon's own group)\n"
 "  -l, --log-level LEVEL   error, warn, info, debug or trace (default info)\n"
 "      --base-url URL      OctoStore server (env OCTOSTORE_BASE_URL)\n"
 "      --token-file FILE   bearer token file (mode 0600 or stricter)\n"
@@ -152,6 +156,7 @@ main_reload(void)
 {
 	struct config	next;
 	char		a[32], b[32];
+	int		sock_changed;
 
 	systemd_reloading();
 	log_info("reloading configuration");
@@ -163,9 +168,10 @@ main_reload(void)
 		return;
 	}
 	main_restart_needed("socket", main_cfg.socket_path, next.socket_path);
-	snprintf(a, sizeof(a), "%o", (unsigned)main_cfg.socket_mode);
-	snprintf(b, sizeof(b), "%o", (unsigned)next.socket_mode);
-	main_restart_needed("socket_mode", a, b);
+	/* socket_group and socket_mode apply now (server_reconfigure below). */
+	sock_changed = next.socket_mode != main_cfg.socket_mode ||
+	    (next.socket_group == NULL) != (main_cfg.socket_group == NULL) ||
+	    (next.socket_group != NULL && next.socket_gid != main_cfg.socket_gid);
 	snprintf(a, sizeof(a), "%zu", main_cfg.max_message_size);
 	snprintf(b, sizeof(b), "%zu", next.max_message_size);
 	if (main_restart_needed("max_message_size", a, b))
@@ -185,7 +191,6 @@ main_reload(void)
 	/* Keep what cannot change, so the running state and main_cfg agree. */
 	free(next.socket_path);
 	next.socket_path = strdup(main_cfg.socket_path);
-	next.socket_mode = main_cfg.socket_mode;
 	free(next.base_url);
 	next.base_url = main_cfg.base_url != NULL ? strdup(main_cfg.base_url) : NULL;
 	free(next.ca_file);
@@ -193,6 +198,11 @@ main_reload(void)
 	config_free(&main_cfg);
 	main_cfg = next;
 	main_apply_limits(&main_cfg);
+	if (sock_changed)
+		log_info("reload: socket_group=%s socket_mode=%04o",
+		    main_cfg.socket_group != NULL ? main_cfg.socket_group : "(unset)",
+		    (unsigned)main_cfg.socket_mode);
+	server_reconfigure(&main_cfg);
 	if (main_cfg.backend != CONFIG_BACKEND_LOCAL && token_reload() != 0)
 		log_error("reload: keeping the previous token");
 	systemd_ready();
@@ -330,6 +340,7 @@ main(int argc, char **argv)
 			break;
 		case 's': key = "socket"; break;
 		case 'm': key = "socket_mode"; break;
+		case 'g': key = "socket_group"; break;
 		case 'l': key = "log_level"; break;
 		case 'u': key = "base_url"; break;
 		case 't': key = "token_file"; break;

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "octo_proto.h"
 #include "server.h"
+#include "systemd.h"
 
 static struct event_base *server_evbase;
 static struct event	*server_ev;		/* accept */
@@ -27,7 +28,9 @@ static struct event	*server_pause_ev;	/* re-arm accept after EMFILE */
 static int		 server_fd = -1;
 static int		 server_lock_fd = -1;
 static int		 server_owns_path;	/* created the socket file */
+static int		 server_activated;	/* the socket file is the unit's */
 static char		*server_path;
+static char		*server_dir;		/* the directory, when we created it */
 static char		*server_lock_path;
 static unsigned		 server_max_clients;
 
@@ -146,6 +149,86 @@ server_probe(const struct sockaddr_un *sun)
 	return -1;
 }
 
+/* The group the socket and our directory get: socket_group; -1 (unset) leaves the
+ * group they were created with, or that an administrator gave them, as it is. */
+static gid_t
+server_group(const struct config *cfg)
+{
+	return cfg->socket_group != NULL ? cfg->socket_gid : (gid_t)-1;
+}
+
+/*
+ * Give path (a socket or a directory we made, never a link) its group, then its mode.
+ * The daemon must be root or a member of the group.
+ */
+static int
+server_set_perms(const char *path, gid_t gid, mode_t mode, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode) && !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a socket or directory", path);
+		return -1;
+	}
+	if (gid != (gid_t)-1 && st.st_gid != gid && lchown(path, (uid_t)-1, gid) == -1) {
+		snprintf(err, errlen, "%s: cannot give it group %u: %s", path,
+		    (unsigned)gid, strerror(errno));
+		return -1;
+	}
+	if (chmod(path, mode) == -1) {
+		snprintf(err, errlen, "%s: chmod %04o: %s", path, (unsigned)mode,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The mode of a directory we create: never writable by group or others. */
+static mode_t
+server_dir_mode(const struct config *cfg)
+{
+	return cfg->socket_group != NULL ? 0750 : 0755;
+}
+
+/*
+ * Create the socket's directory when it is missing (one level: its parent must
+ * exist), owned by us with the socket's group.  An existing directory is left as it is.
+ */
+static int
+server_make_dir(const struct config *cfg, char *err, size_t errlen)
+{
+	char *dir, *slash;
+
+	if ((dir = strdup(cfg->socket_path)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	slash = strrchr(dir, '/');
+	if (slash == dir) {
+		free(dir);
+		return 0;
+	}
+	*slash = '\0';
+	if (mkdir(dir, 0700) == -1) {
+		if (errno == EEXIST) {
+			free(dir);
+			return 0;
+		}
+		snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
+		free(dir);
+		return -1;
+	}
+	server_dir = dir;
+	log_info("created socket directory %s group=%s mode=%04o", dir,
+	    cfg->socket_group != NULL ? cfg->socket_group : "(ours)",
+	    (unsigned)server_dir_mode(cfg));
+	return server_set_perms(dir, server_group(cfg), server_dir_mode(cfg), err, errlen);
+}
+
 /*
  * Create the socket file.  A lock file beside it, held for the daemon's life, makes
  * the probe-unlink-bind sequence race-free against a second daemon starting at once;
@@ -166,6 +249,8 @@ server_create(const struct config *cfg, char *err, size_t errlen)
 		return -1;
 	}
 	strcpy(sun.sun_path, cfg->socket_path);
+	if (server_make_dir(cfg, err, errlen) == -1)
+		return -1;
 
 	if (asprintf(&server_lock_path, "%s.lock", cfg->socket_path) == -1) {
 		server_lock_path = NULL;
@@ -207,7 +292,12 @@ server_create(const struct config *cfg, char *err, size_t errlen)
 		return -1;
 	}
 	server_owns_path = 1;
-	if (chmod(cfg->socket_path, cfg->socket_mode) == -1 || listen(fd, 512) == -1) {
+	if (server_set_perms(cfg->socket_path, server_group(cfg), cfg->socket_mode, err,
+	    errlen) == -1) {
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, 512) == -1) {
 		snprintf(err, errlen, "%s: %s", cfg->socket_path, strerror(errno));
 		close(fd);
 		return -1;
@@ -230,11 +320,14 @@ server_start(struct event_base *base, const struct config *cfg, int activated_fd
 			snprintf(err, errlen, "activated socket: %s", strerror(errno));
 			return -1;
 		}
+		server_activated = 1;
 		log_info("listening on activated socket fd=%d", server_fd);
+		systemd_check_socket(server_fd, cfg);
 	} else {
 		if ((server_fd = server_create(cfg, err, errlen)) == -1)
 			return -1;
-		log_info("listening on %s mode=%04o", cfg->socket_path,
+		log_info("listening on %s group=%s mode=%04o", cfg->socket_path,
+		    cfg->socket_group != NULL ? cfg->socket_group : "(ours)",
 		    (unsigned)cfg->socket_mode);
 	}
 	access_init(cfg, server_fd);
@@ -245,6 +338,30 @@ server_start(struct event_base *base, const struct config *cfg, int activated_fd
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * SIGHUP: give the socket (and the directory we created) the group and mode of cfg,
+ * and admit by that group from now on.  An activated socket keeps the unit's.
+ */
+void
+server_reconfigure(const struct config *cfg)
+{
+	char err[512];
+
+	if (server_fd == -1)
+		return;
+	if (server_activated)
+		systemd_check_socket(server_fd, cfg);
+	else if (server_owns_path) {
+		if (server_set_perms(server_path, server_group(cfg), cfg->socket_mode, err,
+		    sizeof(err)) == -1)
+			log_error("reload: %s", err);
+		if (server_dir != NULL && server_set_perms(server_dir, server_group(cfg),
+		    server_dir_mode(cfg), err, sizeof(err)) == -1)
+			log_error("reload: %s", err);
+	}
+	access_init(cfg, server_fd);
 }
 
 /* Stop accepting; remove what we created. */
@@ -274,4 +391,7 @@ server_stop(void)
 	server_lock_path = NULL;
 	free(server_path);
 	server_path = NULL;
+	free(server_dir);
+	server_dir = NULL;
+	server_activated = 0;
 }

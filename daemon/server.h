@@ -17,6 +17,10 @@ int server_start(struct event_base *base, const struct config *cfg, int activate
 /* Stop accepting; remove the socket file if we created it. */
 void server_stop(void);
 
+/* SIGHUP: apply cfg's socket_group and socket_mode to the socket we created (an
+ * activated one keeps its unit's; a difference is logged) and to the policy. */
+void server_reconfigure(const struct config *cfg);
+
 /* Limits that may change at runtime (SIGHUP). */
 void server_set_max_clients(unsigned max_clients);
 

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "config.h"
 #include "log.h"
 #include "systemd.h"
 
@@ -110,6 +112,35 @@ fail:
 #else
 	return (-1);
 #endif
+}
+
+/*
+ * An activated socket keeps the group and mode its unit gave it (SocketGroup=,
+ * SocketMode=); say so when they are not what the configuration asks for.
+ */
+void
+systemd_check_socket(int fd, const struct config *cfg)
+{
+	struct sockaddr_un	sun;
+	socklen_t		len = sizeof(sun);
+	struct stat		st;
+	int			group_differs, mode_differs;
+
+	memset(&sun, 0, sizeof(sun));
+	if (getsockname(fd, (struct sockaddr *)&sun, &len) == -1 ||
+	    sun.sun_path[0] != '/' || stat(sun.sun_path, &st) == -1) {
+		log_warn("activated socket: cannot read its file's group and mode");
+		return;
+	}
+	group_differs = cfg->socket_group != NULL && st.st_gid != cfg->socket_gid;
+	mode_differs = (st.st_mode & 07777) != cfg->socket_mode;
+	if (group_differs || mode_differs)
+		log_warn("activated socket %s has gid=%u mode=%04o from its unit "
+		    "(SocketGroup=, SocketMode=), which the daemon keeps; the configuration "
+		    "says socket_group=%s socket_mode=%04o", sun.sun_path,
+		    (unsigned)st.st_gid, (unsigned)(st.st_mode & 07777),
+		    cfg->socket_group != NULL ? cfg->socket_group : "(unset)",
+		    (unsigned)cfg->socket_mode);
 }
 
 /*

@@ -7,6 +7,12 @@
 /* Listening Unix socket passed by systemd socket activation, or -1 for none. */
 int systemd_activation_fd(void);
 
+struct config;
+
+/* Log when an activated socket's group or mode differs from cfg's socket_group and
+ * socket_mode (the unit's settings stay). */
+void systemd_check_socket(int fd, const struct config *cfg);
+
 /* True when stderr is connected to the journal (JOURNAL_STREAM matches fd 2). */
 int systemd_journal_stderr(void);
 

@@ -69,4 +69,15 @@ check "other: the daemon did not create its own socket" test ! -e "$OCTO_TMP/own
 # treat it as stale and replace it.
 activate same "$OCTO_TMP/same.sock"
 
+# The unit's group and mode stay; a difference from socket_group/socket_mode is logged
+# (issue 20).  systemd-socket-activate binds under our umask; ask for another mode.
+mode=$(stat -c %a "$OCTO_TMP/same.sock")
+printf 'base_url = http://127.0.0.1:9\nsocket_mode = 0604\nsocket_group = 0\n' >"$conf"
+activate differs "$OCTO_TMP/differs.sock"
+check "differs: the activated socket kept its mode" \
+    test "$(stat -c %a "$OCTO_TMP/differs.sock")" = "$mode"
+check "differs: the daemon logged that the unit's mode differs from socket_mode" \
+    grep -q "activated socket $OCTO_TMP/differs.sock has gid=[0-9]* mode=0*$mode from its unit.*socket_group=0 socket_mode=0604" \
+    "$OCTO_TMP/differs.log"
+
 finish

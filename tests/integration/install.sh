@@ -29,7 +29,7 @@ for f in octostored:sbin octostorectl:bin; do
 	path=$(find_one "${f%%:*}" -type f -path "*/${f#*:}/*")
 	check "installed executable ${f%%:*} in ${f#*:}/" test -x "$path"
 done
-for f in liboctostore.so.2 liboctostore.so octostore.h octostore_err.h \
+for f in liboctostore.so.3 liboctostore.so octostore.h octostore_err.h \
     octostored.socket octostorectl.1 liboctostore.3 octostored.conf.5 octostored.8; do
 	check "installed $f" test -n "$(find_one "$f")"
 done
