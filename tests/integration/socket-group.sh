@@ -45,9 +45,11 @@ conf() {
 		for l in "$@"; do echo "$l"; done
 	} >"$OCTO_TMP/octostored.conf"
 }
+has_group() { [ "$(stat -c %g "$1")" = "$2" ]; }
+has_mode() { [ "$(stat -c %a "$1")" = "$2" ]; }
 reload_to_group() {
 	kill -HUP "$DAEMON_PID"
-	poll_until 10 [ "$(stat -c %g "$1")" = "$2" ]
+	poll_until 10 has_group "$1" "$2"
 }
 mkdir -m 0700 "$OCTO_TMP/state"
 
@@ -96,7 +98,7 @@ check "SIGHUP: mode 0640 refuses even the group's members a connect (EACCES: exi
     [ "$(ctl_rc "$UB" ping)" -eq 77 ]
 conf "socket_group = $GB"
 kill -HUP "$DAEMON_PID"
-check "SIGHUP: mode back to 0660" poll_until 10 [ "$(stat -c %a "$OCTOSTORED_SOCKET")" = 660 ]
+check "SIGHUP: mode back to 0660" poll_until 10 has_mode "$OCTOSTORED_SOCKET" 660
 check "SIGHUP: now a member of $GB connects" [ "$(ctl_rc "$UB" ping)" -eq 0 ]
 rc=$(ctl_rc "$UA" ping)
 check "SIGHUP: the member of $GA only no longer does (exit 77, got $rc)" [ "$rc" -eq 77 ]
