@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,7 +127,7 @@ wal_encode(const struct wal_rec *r, unsigned char *out)
 		return 0;
 	if ((r->type == WAL_FLOOR) != (nl == 0))
 		return 0;
-	p = put_u8(p, (unsigned)r->type);
+	p = put_u8(p, r->type == WAL_GRANT && r->has_uid ? WAL_GRANT_UID : (unsigned)r->type);
 	p = put_u16(p, (unsigned)nl);
 	p = put_bytes(p, r->name, nl);
 	switch (r->type) {
@@ -142,6 +143,8 @@ wal_encode(const struct wal_rec *r, unsigned char *out)
 			p = put_u16(p, (unsigned)ml);
 			p = put_bytes(p, r->metadata, ml);
 		}
+		if (r->has_uid)
+			p = put_u32(p, r->uid);
 		break;
 	case WAL_RENEW:
 		p = put_u8(p, (unsigned)il);
@@ -192,6 +195,10 @@ wal_decode(const unsigned char *p, size_t len, struct wal_rec *r, size_t *used)
 	c.left = n;
 	c.bad = 0;
 	r->type = (int)cur_uint(&c, 1);
+	if (r->type == WAL_GRANT_UID) {
+		r->type = WAL_GRANT;
+		r->has_uid = 1;
+	}
 	sl = (size_t)cur_uint(&c, 2);
 	cur_str(&c, sl, r->name, WAL_NAME_MAX);
 	if ((r->type == WAL_FLOOR) != (sl == 0))
@@ -211,6 +218,8 @@ wal_decode(const unsigned char *p, size_t len, struct wal_rec *r, size_t *used)
 			sl = (size_t)cur_uint(&c, 2);
 			cur_str(&c, sl, r->metadata, WAL_METADATA_MAX);
 		}
+		if (r->has_uid)
+			r->uid = (uint32_t)cur_uint(&c, 4);
 		break;
 	case WAL_RENEW:
 		sl = (size_t)cur_uint(&c, 1);
@@ -349,7 +358,126 @@ wal_mkdir(const char *dir)
 	return e;
 }
 
-/* Open, lock, replay and repair. */
+/* Why the open file fd may not be used, or NULL: it must be a regular file of ours. */
+static const char *
+wal_file_bad(int fd, char *buf, size_t len)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == -1)
+		return strerror(errno);
+	if (!S_ISREG(st.st_mode))
+		return "not a regular file";
+	if (st.st_uid != geteuid()) {
+		snprintf(buf, len, "owned by uid %u, not by this daemon's uid %u",
+		    (unsigned)st.st_uid, (unsigned)geteuid());
+		return buf;
+	}
+	if (st.st_nlink != 1) {
+		snprintf(buf, len, "has %ju links", (uintmax_t)st.st_nlink);
+		return buf;
+	}
+	return NULL;
+}
+
+/*
+ * Open name in the state directory, never through a symbolic link, and only if it is
+ * a regular file of ours.  The fd, or -1 with errno and the reason in w->errmsg.
+ */
+static int
+wal_openat(struct wal *w, const char *name, int flags)
+{
+	const char	*bad;
+	char		 why[96];
+	int		 fd, e;
+
+	fd = openat(w->dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		e = errno;
+		snprintf(w->errmsg, sizeof(w->errmsg), "%s: %s", name, e == ELOOP ?
+		    "is a symbolic link; refusing to follow it" : strerror(e));
+		errno = e;
+		return -1;
+	}
+	if ((bad = wal_file_bad(fd, why, sizeof(why))) != NULL) {
+		snprintf(w->errmsg, sizeof(w->errmsg), "%s: %s; refusing to use it", name,
+		    bad);
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Remove a temporary file left by a run that died: only a regular file of ours.  A
+ * symbolic link or anything else is left alone and is an error (-1, w->errmsg).
+ */
+static int
+wal_remove_stale(struct wal *w, const char *name)
+{
+	struct stat	 st;
+	const char	*why = NULL;
+	char		 buf[64];
+
+	if (fstatat(w->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(w->errmsg, sizeof(w->errmsg), "%s: %s", name, strerror(errno));
+		return -1;
+	}
+	if (S_ISLNK(st.st_mode))
+		why = "is a symbolic link";
+	else if (!S_ISREG(st.st_mode))
+		why = "is not a regular file";
+	else if (st.st_uid != geteuid()) {
+		snprintf(buf, sizeof(buf), "is owned by uid %u", (unsigned)st.st_uid);
+		why = buf;
+	}
+	if (why != NULL) {
+		snprintf(w->errmsg, sizeof(w->errmsg), "%s %s; left in place, refusing to "
+		    "write through it", name, why);
+		errno = EPERM;
+		return -1;
+	}
+	if (unlinkat(w->dirfd, name, 0) == -1) {
+		snprintf(w->errmsg, sizeof(w->errmsg), "%s: %s", name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* A new temporary file, created exclusively (O_EXCL), for writing. */
+static int
+wal_tmp_create(struct wal *w, const char *name)
+{
+	if (wal_remove_stale(w, name) != 0)
+		return -1;
+	return wal_openat(w, name, O_RDWR | O_APPEND | O_CREAT | O_EXCL);
+}
+
+/* Why the state directory at fd may not be used, or NULL. */
+static const char *
+wal_dir_bad(int fd, char *buf, size_t len)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == -1)
+		return strerror(errno);
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		snprintf(buf, len, "owned by uid %u, not by this daemon's uid %u or root",
+		    (unsigned)st.st_uid, (unsigned)geteuid());
+		return buf;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		snprintf(buf, len, "writable by group or others (mode %04o)",
+		    (unsigned)(st.st_mode & 07777));
+		return buf;
+	}
+	return NULL;
+}
+
+/* Open, check, lock, replay and repair. */
 int
 wal_open(struct wal *w, const char *dir, wal_replay_fn fn, void *arg, char *err,
     size_t errlen)
@@ -357,6 +485,8 @@ wal_open(struct wal *w, const char *dir, wal_replay_fn fn, void *arg, char *err,
 	unsigned char	*data = NULL;
 	size_t		 len = 0, off, used;
 	struct wal_rec	 r;
+	const char	*bad;
+	char		 why[96];
 	int		 d;
 
 	memset(w, 0, sizeof(*w));
@@ -368,18 +498,30 @@ wal_open(struct wal *w, const char *dir, wal_replay_fn fn, void *arg, char *err,
 		snprintf(err, errlen, "state directory %s: %s", dir, strerror(errno));
 		goto fail;
 	}
+	if ((bad = wal_dir_bad(w->dirfd, why, sizeof(why))) != NULL) {
+		snprintf(err, errlen, "state directory %s: %s; refusing to use it", dir, bad);
+		goto fail;
+	}
 	if (flock(w->dirfd, LOCK_EX | LOCK_NB) == -1) {
 		snprintf(err, errlen, "state directory %s: %s", dir, errno == EWOULDBLOCK ?
 		    "in use by another octostored" : strerror(errno));
 		goto fail;
 	}
-	/* A compaction that did not reach its rename left only garbage. */
-	if (unlinkat(w->dirfd, WAL_TMP_FILE, 0) == -1 && errno != ENOENT) {
-		snprintf(err, errlen, "%s/%s: %s", dir, WAL_TMP_FILE, strerror(errno));
+	/* A compaction or hwm write that did not reach its rename left only garbage. */
+	if (wal_remove_stale(w, WAL_TMP_FILE) != 0 ||
+	    wal_remove_stale(w, WAL_HWM_TMP_FILE) != 0) {
+		snprintf(err, errlen, "%s/%s", dir, w->errmsg);
 		goto fail;
 	}
-	w->fd = openat(w->dirfd, WAL_FILE, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (w->fd == -1 || wal_read_all(w->fd, &data, &len) != 0) {
+	if ((w->fd = wal_openat(w, WAL_FILE, O_RDWR | O_APPEND)) == -1 && errno == ENOENT) {
+		w->created = 1;
+		w->fd = wal_openat(w, WAL_FILE, O_RDWR | O_APPEND | O_CREAT | O_EXCL);
+	}
+	if (w->fd == -1) {
+		snprintf(err, errlen, "%s/%s", dir, w->errmsg);
+		goto fail;
+	}
+	if (wal_read_all(w->fd, &data, &len) != 0) {
 		snprintf(err, errlen, "%s/%s: %s", dir, WAL_FILE, strerror(errno));
 		goto fail;
 	}
@@ -508,43 +650,101 @@ wal_compact_add(struct wal *w, const struct wal_rec *r)
 int
 wal_compact_commit(struct wal *w)
 {
-	int	tfd, nfd = -1, e;
+	int tfd, e;
 
-	tfd = openat(w->dirfd, WAL_TMP_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (tfd == -1)
+	w->errmsg[0] = '\0';
+	if ((tfd = wal_tmp_create(w, WAL_TMP_FILE)) == -1)
 		return -1;
 	if (wal_write_all(tfd, (const unsigned char *)WAL_MAGIC, WAL_MAGIC_LEN) != 0 ||
-	    wal_write_all(tfd, w->cbuf, w->clen) != 0 || fsync(tfd) == -1)
-		goto fail;
-	if (close(tfd) == -1) {
-		tfd = -1;
-		goto fail;
+	    wal_write_all(tfd, w->cbuf, w->clen) != 0 || fsync(tfd) == -1 ||
+	    renameat(w->dirfd, WAL_TMP_FILE, w->dirfd, WAL_FILE) == -1) {
+		e = errno;
+		snprintf(w->errmsg, sizeof(w->errmsg), "%s: %s", WAL_TMP_FILE, strerror(e));
+		close(tfd);
+		unlinkat(w->dirfd, WAL_TMP_FILE, 0);
+		errno = e;
+		return -1;
 	}
-	tfd = -1;
-	nfd = openat(w->dirfd, WAL_TMP_FILE, O_RDWR | O_APPEND | O_CLOEXEC);
-	if (nfd == -1 || renameat(w->dirfd, WAL_TMP_FILE, w->dirfd, WAL_FILE) == -1)
-		goto fail;
 	/* From the rename on, the snapshot is the log; fsync makes the rename stick. */
 	close(w->fd);
-	w->fd = nfd;
+	w->fd = tfd;
 	w->size = (off_t)(WAL_MAGIC_LEN + w->clen);
 	w->len = 0;
 	w->dirty = 0;
 	if (fsync(w->dirfd) == -1) {
+		snprintf(w->errmsg, sizeof(w->errmsg), "fsync of the directory: %s",
+		    strerror(errno));
 		w->broken = 1;
 		return -1;
 	}
 	w->broken = 0;
 	return 0;
-fail:
-	e = errno;
-	if (tfd != -1)
-		close(tfd);
-	if (nfd != -1)
-		close(nfd);
-	unlinkat(w->dirfd, WAL_TMP_FILE, 0);
-	errno = e;
-	return -1;
+}
+
+/* Read the high-water mark. */
+int
+wal_hwm_read(struct wal *w, int64_t *hwm, char *err, size_t errlen)
+{
+	char		 buf[64], *end;
+	long long	 v;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = wal_openat(w, WAL_HWM_FILE, O_RDONLY)) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s", w->errmsg);
+		return -1;
+	}
+	while ((n = read(fd, buf, sizeof(buf) - 1)) == -1 && errno == EINTR)
+		;
+	close(fd);
+	if (n == -1) {
+		snprintf(err, errlen, "%s: %s", WAL_HWM_FILE, strerror(errno));
+		return -1;
+	}
+	buf[n] = '\0';
+	errno = 0;
+	v = n > WAL_MAGIC_LEN + 1 && memcmp(buf, WAL_HWM_MAGIC, WAL_MAGIC_LEN) == 0 &&
+	    buf[WAL_MAGIC_LEN] == ' ' ? strtoll(buf + WAL_MAGIC_LEN + 1, &end, 10) : -1;
+	if (v < 0 || errno != 0 || end == buf + WAL_MAGIC_LEN + 1 || strcmp(end, "\n") != 0) {
+		snprintf(err, errlen, "%s: not an octostored token high-water mark; "
+		    "refusing to guess", WAL_HWM_FILE);
+		return -1;
+	}
+	*hwm = (int64_t)v;
+	return 1;
+}
+
+/* Replace the high-water mark atomically and durably. */
+int
+wal_hwm_write(struct wal *w, int64_t hwm)
+{
+	char	buf[64];
+	int	fd, n, e;
+
+	w->errmsg[0] = '\0';
+	n = snprintf(buf, sizeof(buf), "%s %lld\n", WAL_HWM_MAGIC, (long long)hwm);
+	if ((fd = wal_tmp_create(w, WAL_HWM_TMP_FILE)) == -1)
+		return -1;
+	if (wal_write_all(fd, (const unsigned char *)buf, (size_t)n) != 0 ||
+	    fsync(fd) == -1 ||
+	    renameat(w->dirfd, WAL_HWM_TMP_FILE, w->dirfd, WAL_HWM_FILE) == -1) {
+		e = errno;
+		snprintf(w->errmsg, sizeof(w->errmsg), "%s: %s", WAL_HWM_TMP_FILE,
+		    strerror(e));
+		close(fd);
+		unlinkat(w->dirfd, WAL_HWM_TMP_FILE, 0);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	if (fsync(w->dirfd) == -1) {
+		snprintf(w->errmsg, sizeof(w->errmsg), "fsync of the directory: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /* Close everything. */
