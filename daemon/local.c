@@ -182,8 +182,8 @@ local_get(const char *name)
 	return l;
 }
 
-/* Names counted for uid (NULL: none), the slot made when create is set. */
-static unsigned *
+/* The slot of uid in local_uidv (local_nuid: none), made when create is set. */
+static size_t
 local_uid_slot(uid_t uid, int create)
 {
 	struct local_uidn	*v;
@@ -191,34 +191,41 @@ local_uid_slot(uid_t uid, int create)
 
 	for (i = 0; i < local_nuid; i++)
 		if (local_uidv[i].uid == uid)
-			return &local_uidv[i].n;
+			return i;
 	if (!create)
-		return NULL;
+		return local_nuid;
 	if (local_nuid == local_uidcap) {
 		if ((v = reallocarray(local_uidv, local_uidcap + 16, sizeof(*v))) == NULL)
-			return NULL;
+			return local_nuid;
 		local_uidv = v;
 		local_uidcap += 16;
 	}
 	local_uidv[local_nuid].uid = uid;
 	local_uidv[local_nuid].n = 0;
-	return &local_uidv[local_nuid++].n;
+	return local_nuid++;
+}
+
+/* Names counted for uid. */
+static unsigned
+local_uid_names(uid_t uid)
+{
+	size_t i = local_uid_slot(uid, 0);
+
+	return i < local_nuid ? local_uidv[i].n : 0;
 }
 
 /* Count l for its owner uid (when has_owner), or stop counting it (has_owner 0). */
 static void
 local_set_owner(struct llock *l, int has_owner, uid_t uid)
 {
-	unsigned	*n;
-	size_t		 i;
+	size_t i;
 
-	if (l->has_owner && (n = local_uid_slot(l->owner, 0)) != NULL && --*n == 0) {
-		i = (size_t)((struct local_uidn *)(void *)n - local_uidv);
+	if (l->has_owner && (i = local_uid_slot(l->owner, 0)) < local_nuid &&
+	    --local_uidv[i].n == 0)
 		local_uidv[i] = local_uidv[--local_nuid];
-	}
 	l->has_owner = 0;
-	if (has_owner && (n = local_uid_slot(uid, 1)) != NULL) {
-		(*n)++;
+	if (has_owner && (i = local_uid_slot(uid, 1)) < local_nuid) {
+		local_uidv[i].n++;
 		l->has_owner = 1;
 		l->owner = uid;
 	}
@@ -287,12 +294,10 @@ local_sweep(void)
 static const char *
 local_full(uid_t uid, char *buf, size_t len)
 {
-	unsigned	*n;
-	int		 pass;
+	int pass;
 
 	for (pass = 0; pass < 2; pass++) {
-		n = local_uid_slot(uid, 0);
-		if (local_tab.n < local_max_names && (n == NULL || *n < local_max_per_uid))
+		if (local_tab.n < local_max_names && local_uid_names(uid) < local_max_per_uid)
 			return NULL;
 		if (pass == 0 && (local_swept_n > 0 ||
 		    policy_boot_ms() - local_swept_ms >= LOCAL_SWEEP_MS))
