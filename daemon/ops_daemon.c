@@ -110,8 +110,6 @@ op_daemon_status(struct req *r, const msgpack_object *params)
 		return;
 	}
 	msgpack_pack_map(pk, 7 + (local_active() ? 1 : 0));
-	if (local_active())
-		local_pack_status(pk);
 	octo_proto_pack_str(pk, "version");
 	octo_proto_pack_str(pk, PACKAGE_VERSION);
 	octo_proto_pack_str(pk, "pid");
@@ -134,5 +132,7 @@ op_daemon_status(struct req *r, const msgpack_object *params)
 	}
 	octo_proto_pack_str(pk, "errors");
 	msgpack_pack_uint64(pk, dispatch_errors());
+	if (local_active())
+		local_pack_status(pk);
 	req_result_end(r);
 }
