@@ -199,7 +199,12 @@ stop_daemon || not_ok "daemon exit status"
 
 # --- 5. A detached lease keeps its owner across kill -9. ---
 D=$(private owner)
-sed "s|^state_dir = .*|state_dir = $D|" "$OCTO_TMP/names.conf" >"$OCTO_TMP/owner.conf"
+cat >"$OCTO_TMP/owner.conf" <<CONF
+backend = local
+state_dir = $D
+socket_mode = 0666
+allow_uids = $ID1, $ID2
+CONF
 start_daemon --config "$OCTO_TMP/owner.conf"
 AS "$ID1" "$CTL" acquire --detach --hold 5m --ttl 120 o/x >"$OCTO_TMP/a" || not_ok "acquire o/x"
 AS "$ID1" "$CTL" acquire --detach --hold 5m --ttl 120 o/y >"$OCTO_TMP/b" || not_ok "acquire o/y"
