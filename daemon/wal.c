@@ -12,6 +12,7 @@
 
 #include <zlib.h>
 
+#include "statedir.h"
 #include "wal.h"
 
 /* Little-endian writers and readers over a bounded cursor. */
@@ -270,24 +271,6 @@ wal_reserve(unsigned char **buf, size_t len, size_t *cap, size_t n)
 	return 0;
 }
 
-/* Write all of p, retrying short writes. */
-static int
-wal_write_all(int fd, const unsigned char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		if ((w = write(fd, p, n)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Read the whole file at fd. */
 static int
 wal_read_all(int fd, unsigned char **out, size_t *outlen)
@@ -323,158 +306,11 @@ static int
 wal_init_file(struct wal *w)
 {
 	if (ftruncate(w->fd, 0) == -1 || lseek(w->fd, 0, SEEK_SET) == -1 ||
-	    wal_write_all(w->fd, (const unsigned char *)WAL_MAGIC, WAL_MAGIC_LEN) != 0 ||
+	    statedir_write_all(w->fd, (const unsigned char *)WAL_MAGIC, WAL_MAGIC_LEN) != 0 ||
 	    fsync(w->fd) == -1 || fsync(w->dirfd) == -1)
 		return -1;
 	w->size = WAL_MAGIC_LEN;
 	return 0;
-}
-
-/* Create dir (its parent must exist) and make its entry durable. */
-static int
-wal_mkdir(const char *dir)
-{
-	char	*parent, *slash;
-	int	 pfd, e = 0;
-
-	if (mkdir(dir, 0700) == -1)
-		return errno == EEXIST ? 0 : -1;
-	if ((parent = strdup(dir)) == NULL)
-		return -1;
-	while ((slash = strrchr(parent, '/')) != NULL && slash[1] == '\0' && slash != parent)
-		*slash = '\0';
-	if ((slash = strrchr(parent, '/')) == NULL)
-		strcpy(parent, ".");
-	else if (slash == parent)
-		parent[1] = '\0';
-	else
-		*slash = '\0';
-	if ((pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-	    fsync(pfd) == -1)
-		e = -1;
-	if (pfd != -1)
-		close(pfd);
-	free(parent);
-	return e;
-}
-
-/* Why the open file fd may not be used, or NULL: it must be a regular file of ours. */
-static const char *
-wal_file_bad(int fd, char *buf, size_t len)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) == -1)
-		return strerror(errno);
-	if (!S_ISREG(st.st_mode))
-		return "not a regular file";
-	if (st.st_uid != geteuid()) {
-		snprintf(buf, len, "owned by uid %u, not by this daemon's uid %u",
-		    (unsigned)st.st_uid, (unsigned)geteuid());
-		return buf;
-	}
-	if (st.st_nlink != 1) {
-		snprintf(buf, len, "has %ju links", (uintmax_t)st.st_nlink);
-		return buf;
-	}
-	return NULL;
-}
-
-/*
- * Open name in the state directory, never through a symbolic link, and only if it is
- * a regular file of ours.  The fd, or -1 with errno and the reason in w->errmsg.
- */
-static int
-wal_openat(struct wal *w, const char *name, int flags)
-{
-	const char	*bad;
-	char		 why[96];
-	int		 fd, e;
-
-	fd = openat(w->dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		e = errno;
-		snprintf(w->errmsg, sizeof(w->errmsg), "%s: %s", name, e == ELOOP ?
-		    "is a symbolic link; refusing to follow it" : strerror(e));
-		errno = e;
-		return -1;
-	}
-	if ((bad = wal_file_bad(fd, why, sizeof(why))) != NULL) {
-		snprintf(w->errmsg, sizeof(w->errmsg), "%s: %s; refusing to use it", name,
-		    bad);
-		close(fd);
-		errno = EPERM;
-		return -1;
-	}
-	return fd;
-}
-
-/*
- * Remove a temporary file left by a run that died: only a regular file of ours.  A
- * symbolic link or anything else is left alone and is an error (-1, w->errmsg).
- */
-static int
-wal_remove_stale(struct wal *w, const char *name)
-{
-	struct stat	 st;
-	const char	*why = NULL;
-	char		 buf[64];
-
-	if (fstatat(w->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(w->errmsg, sizeof(w->errmsg), "%s: %s", name, strerror(errno));
-		return -1;
-	}
-	if (S_ISLNK(st.st_mode))
-		why = "is a symbolic link";
-	else if (!S_ISREG(st.st_mode))
-		why = "is not a regular file";
-	else if (st.st_uid != geteuid()) {
-		snprintf(buf, sizeof(buf), "is owned by uid %u", (unsigned)st.st_uid);
-		why = buf;
-	}
-	if (why != NULL) {
-		snprintf(w->errmsg, sizeof(w->errmsg), "%s %s; left in place, refusing to "
-		    "write through it", name, why);
-		errno = EPERM;
-		return -1;
-	}
-	if (unlinkat(w->dirfd, name, 0) == -1) {
-		snprintf(w->errmsg, sizeof(w->errmsg), "%s: %s", name, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* A new temporary file, created exclusively (O_EXCL), for writing. */
-static int
-wal_tmp_create(struct wal *w, const char *name)
-{
-	if (wal_remove_stale(w, name) != 0)
-		return -1;
-	return wal_openat(w, name, O_RDWR | O_APPEND | O_CREAT | O_EXCL);
-}
-
-/* Why the state directory at fd may not be used, or NULL. */
-static const char *
-wal_dir_bad(int fd, char *buf, size_t len)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) == -1)
-		return strerror(errno);
-	if (st.st_uid != geteuid() && st.st_uid != 0) {
-		snprintf(buf, len, "owned by uid %u, not by this daemon's uid %u or root",
-		    (unsigned)st.st_uid, (unsigned)geteuid());
-		return buf;
-	}
-	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-		snprintf(buf, len, "writable by group or others (mode %04o)",
-		    (unsigned)(st.st_mode & 07777));
-		return buf;
-	}
-	return NULL;
 }
 
 /* Open, check, lock, replay and repair. */
@@ -492,13 +328,13 @@ wal_open(struct wal *w, const char *dir, wal_replay_fn fn, void *arg, char *err,
 	memset(w, 0, sizeof(*w));
 	w->fd = w->dirfd = -1;
 	if ((w->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 &&
-	    errno == ENOENT && wal_mkdir(dir) == 0)
+	    errno == ENOENT && statedir_mkdir(dir) == 0)
 		w->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (w->dirfd == -1) {
 		snprintf(err, errlen, "state directory %s: %s", dir, strerror(errno));
 		goto fail;
 	}
-	if ((bad = wal_dir_bad(w->dirfd, why, sizeof(why))) != NULL) {
+	if ((bad = statedir_dir_bad(w->dirfd, why, sizeof(why))) != NULL) {
 		snprintf(err, errlen, "state directory %s: %s; refusing to use it", dir, bad);
 		goto fail;
 	}
@@ -508,14 +344,17 @@ wal_open(struct wal *w, const char *dir, wal_replay_fn fn, void *arg, char *err,
 		goto fail;
 	}
 	/* A compaction or hwm write that did not reach its rename left only garbage. */
-	if (wal_remove_stale(w, WAL_TMP_FILE) != 0 ||
-	    wal_remove_stale(w, WAL_HWM_TMP_FILE) != 0) {
+	if (statedir_remove_stale(w->dirfd, WAL_TMP_FILE, w->errmsg, sizeof(w->errmsg)) != 0 ||
+	    statedir_remove_stale(w->dirfd, WAL_HWM_TMP_FILE, w->errmsg,
+	    sizeof(w->errmsg)) != 0) {
 		snprintf(err, errlen, "%s/%s", dir, w->errmsg);
 		goto fail;
 	}
-	if ((w->fd = wal_openat(w, WAL_FILE, O_RDWR | O_APPEND)) == -1 && errno == ENOENT) {
+	if ((w->fd = statedir_openat(w->dirfd, WAL_FILE, O_RDWR | O_APPEND, w->errmsg,
+	    sizeof(w->errmsg))) == -1 && errno == ENOENT) {
 		w->created = 1;
-		w->fd = wal_openat(w, WAL_FILE, O_RDWR | O_APPEND | O_CREAT | O_EXCL);
+		w->fd = statedir_openat(w->dirfd, WAL_FILE, O_RDWR | O_APPEND | O_CREAT |
+		    O_EXCL, w->errmsg, sizeof(w->errmsg));
 	}
 	if (w->fd == -1) {
 		snprintf(err, errlen, "%s/%s", dir, w->errmsg);
@@ -597,7 +436,7 @@ wal_flush(struct wal *w, int sync)
 		return -1;
 	}
 	if (w->len > 0) {
-		if (wal_write_all(w->fd, w->buf, w->len) != 0) {
+		if (statedir_write_all(w->fd, w->buf, w->len) != 0) {
 			e = errno;
 			/* A partial record must not sit before later ones. */
 			if (ftruncate(w->fd, w->size) == -1)
@@ -653,10 +492,11 @@ wal_compact_commit(struct wal *w)
 	int tfd, e;
 
 	w->errmsg[0] = '\0';
-	if ((tfd = wal_tmp_create(w, WAL_TMP_FILE)) == -1)
+	if ((tfd = statedir_tmp_create(w->dirfd, WAL_TMP_FILE, w->errmsg,
+	    sizeof(w->errmsg))) == -1)
 		return -1;
-	if (wal_write_all(tfd, (const unsigned char *)WAL_MAGIC, WAL_MAGIC_LEN) != 0 ||
-	    wal_write_all(tfd, w->cbuf, w->clen) != 0 || fsync(tfd) == -1 ||
+	if (statedir_write_all(tfd, (const unsigned char *)WAL_MAGIC, WAL_MAGIC_LEN) != 0 ||
+	    statedir_write_all(tfd, w->cbuf, w->clen) != 0 || fsync(tfd) == -1 ||
 	    renameat(w->dirfd, WAL_TMP_FILE, w->dirfd, WAL_FILE) == -1) {
 		e = errno;
 		snprintf(w->errmsg, sizeof(w->errmsg), "%s: %s", WAL_TMP_FILE, strerror(e));
@@ -690,7 +530,8 @@ wal_hwm_read(struct wal *w, int64_t *hwm, char *err, size_t errlen)
 	ssize_t		 n;
 	int		 fd;
 
-	if ((fd = wal_openat(w, WAL_HWM_FILE, O_RDONLY)) == -1) {
+	if ((fd = statedir_openat(w->dirfd, WAL_HWM_FILE, O_RDONLY, w->errmsg,
+	    sizeof(w->errmsg))) == -1) {
 		if (errno == ENOENT)
 			return 0;
 		snprintf(err, errlen, "%s", w->errmsg);
@@ -721,30 +562,12 @@ int
 wal_hwm_write(struct wal *w, int64_t hwm)
 {
 	char	buf[64];
-	int	fd, n, e;
+	int	n;
 
 	w->errmsg[0] = '\0';
 	n = snprintf(buf, sizeof(buf), "%s %lld\n", WAL_HWM_MAGIC, (long long)hwm);
-	if ((fd = wal_tmp_create(w, WAL_HWM_TMP_FILE)) == -1)
-		return -1;
-	if (wal_write_all(fd, (const unsigned char *)buf, (size_t)n) != 0 ||
-	    fsync(fd) == -1 ||
-	    renameat(w->dirfd, WAL_HWM_TMP_FILE, w->dirfd, WAL_HWM_FILE) == -1) {
-		e = errno;
-		snprintf(w->errmsg, sizeof(w->errmsg), "%s: %s", WAL_HWM_TMP_FILE,
-		    strerror(e));
-		close(fd);
-		unlinkat(w->dirfd, WAL_HWM_TMP_FILE, 0);
-		errno = e;
-		return -1;
-	}
-	close(fd);
-	if (fsync(w->dirfd) == -1) {
-		snprintf(w->errmsg, sizeof(w->errmsg), "fsync of the directory: %s",
-		    strerror(errno));
-		return -1;
-	}
-	return 0;
+	return statedir_replace(w->dirfd, WAL_HWM_TMP_FILE, WAL_HWM_FILE, buf, (size_t)n,
+	    w->errmsg, sizeof(w->errmsg));
 }
 
 /* Close everything. */
