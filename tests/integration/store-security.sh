@@ -187,6 +187,10 @@ check "300 distinct names acquired and released by one uid: none refused ($bad)"
     [ "$bad" -eq 0 ]
 check "... and the log stays small: $(stat -c %s "$D/locks.wal") bytes" \
     [ "$(stat -c %s "$D/locks.wal")" -lt 8192 ]
+names=$(sed -n 's/.*log compacted to [0-9]* bytes, \([0-9]*\) names.*/\1/p' \
+    "$OCTO_TMP/daemon.log" | tail -n 1)
+check "... and the table stays bounded: ${names:-no} names at the last compaction" \
+    [ "${names:-999}" -le 30 ]
 AS "$ID2" "$CTL" acquire n/first >"$OCTO_TMP/a"
 f2=$(token "$OCTO_TMP/a")
 check "a name forgotten and made again gets a higher token ($f2 > $f1)" [ "$f2" -gt "$f1" ]
