@@ -995,6 +995,10 @@ local_init_tokens(const char *state_dir, char *err, size_t errlen)
 		    (long long)logged, (long long)local_last);
 	} else if (h == 0)
 		log_info("local: %s: a fresh state directory, tokens start at 1", state_dir);
+	else if (hwm < logged)
+		log_warn("local: %s/%s (%lld) is below the log's highest token (%lld): an "
+		    "older copy?  Tokens continue above %lld", state_dir, WAL_HWM_FILE,
+		    (long long)hwm, (long long)logged, (long long)logged);
 	if (h == 1 && hwm > local_last)
 		local_last = hwm;
 	local_hwm = h == 1 ? hwm : 0;

@@ -146,6 +146,14 @@ stop_daemon || not_ok "daemon exit status"
 echo "garbage" >"$D/tokens.hwm"
 check "a tokens.hwm that is not one is a start-up error" \
     refused "$D" "tokens.hwm: not an octostored token high-water mark"
+echo "OCTOHWM1 1" >"$D/tokens.hwm"
+start_daemon --backend=local --state-dir "$D"
+check "a tokens.hwm below the log's tokens (an older copy) is reported" \
+    grep -q "tokens.hwm (1) is below the log's highest token" "$OCTO_TMP/daemon.log"
+"$CTL" acquire h/x >"$OCTO_TMP/a"
+t5=$(token "$OCTO_TMP/a")
+check "... and the next token ($t5) is above the last one ($t4)" [ "$t5" -gt "$t4" ]
+stop_daemon || not_ok "daemon exit status"
 
 # --- 4. The name table is bounded; forgotten names never reuse a token. ---
 D=$(private names)
