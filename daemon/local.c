@@ -825,8 +825,8 @@ local_maybe_compact(void)
 {
 	if (!fsyncer_busy() && TAILQ_EMPTY(&local_durable) &&
 	    local_wal.size > local_compact_min && local_wal.size > 2 * local_snap_size &&
-	    !local_wal.broken && wal_pending(&local_wal) == 0)
-		local_compact();
+	    !local_wal.broken && wal_pending(&local_wal) == 0 && local_compact() != 0)
+		local_snap_size = local_wal.size;	/* retried once the log doubles */
 }
 
 /*
