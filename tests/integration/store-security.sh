@@ -226,12 +226,21 @@ LX=$(lease "$OCTO_TMP/a")
 LY=$(lease "$OCTO_TMP/b")
 AS "$ID2" "$CTL" release o/x "$LX" >"$OCTO_TMP/out" 2>&1
 check "before the crash another uid gets not_owner" grep -q not_owner "$OCTO_TMP/out"
-kill -KILL "$DAEMON_PID"
-wait "$DAEMON_PID" 2>/dev/null
-DAEMON_PID=
-start_daemon --config "$OCTO_TMP/owner.conf"
+crash() {
+	kill -KILL "$DAEMON_PID"
+	wait "$DAEMON_PID" 2>/dev/null
+	DAEMON_PID=
+}
+crash
+# This start compacts at once (a log over 1 byte): the owner must survive the snapshot.
+OCTOSTORED_LOCAL_COMPACT_BYTES=1 start_daemon --config "$OCTO_TMP/owner.conf"
 AS "$ID2" "$CTL" release o/x "$LX" >"$OCTO_TMP/out" 2>&1
 check "after kill -9 another uid still gets not_owner on release" \
+    grep -q not_owner "$OCTO_TMP/out"
+crash
+start_daemon --config "$OCTO_TMP/owner.conf"
+AS "$ID2" "$CTL" release o/x "$LX" >"$OCTO_TMP/out" 2>&1
+check "... also after a second kill -9, from the compacted log" \
     grep -q not_owner "$OCTO_TMP/out"
 AS "$ID2" "$CTL" renew o/x "$LX" >"$OCTO_TMP/out" 2>&1
 check "... and on renew" grep -q not_owner "$OCTO_TMP/out"
