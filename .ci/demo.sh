@@ -6,7 +6,9 @@ set -eu
 top=$PWD
 sock="$top/octostored.sock"
 state="$top/.octostored-state"
+# The daemon refuses a state directory group or others could write.
 mkdir -p "$state"
+chmod 0700 "$state"
 ./daemon/octostored --backend=local --state-dir "$state" --socket "$sock" \
     --config /dev/null --log-level warn &
 pid=$!

@@ -19,8 +19,11 @@ backend_current(void)
 
 int
 backend_acquire(const char *name, int64_t ttl, const char *metadata, int64_t lock_delay,
-    const char *session_id, backend_cb cb, void *arg)
+    const char *session_id, uid_t uid, backend_cb cb, void *arg)
 {
+	if (backend->acquire_uid != NULL)
+		return backend->acquire_uid(name, ttl, metadata, lock_delay, session_id,
+		    uid, cb, arg);
 	return backend->acquire(name, ttl, metadata, lock_delay, session_id, cb, arg);
 }
 

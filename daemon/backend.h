@@ -2,6 +2,8 @@
 #ifndef BACKEND_H
 #define BACKEND_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,6 +55,11 @@ struct backend {
 	const char	*name;
 	int	(*acquire)(const char *name, int64_t ttl, const char *metadata,
 		    int64_t lock_delay, const char *session_id, backend_cb cb, void *arg);
+	/* Used instead of acquire when set: uid is who asks, the lease's owner (the
+	 * local backend logs it with the grant). */
+	int	(*acquire_uid)(const char *name, int64_t ttl, const char *metadata,
+		    int64_t lock_delay, const char *session_id, uid_t uid, backend_cb cb,
+		    void *arg);
 	int	(*renew)(const char *name, const char *lease_id, int64_t ttl,
 		    backend_cb cb, void *arg);
 	int	(*release)(const char *name, const char *lease_id, backend_cb cb,
@@ -70,7 +77,7 @@ const struct backend *backend_current(void);
 
 /* The operations of the chosen backend. */
 int backend_acquire(const char *name, int64_t ttl, const char *metadata,
-    int64_t lock_delay, const char *session_id, backend_cb cb, void *arg);
+    int64_t lock_delay, const char *session_id, uid_t uid, backend_cb cb, void *arg);
 int backend_renew(const char *name, const char *lease_id, int64_t ttl, backend_cb cb,
     void *arg);
 int backend_release(const char *name, const char *lease_id, backend_cb cb, void *arg);

@@ -31,6 +31,8 @@ config_defaults(struct config *cfg)
 	cfg->max_hold_ms = 3600 * 1000;
 	cfg->max_leases_per_client = 1000;
 	cfg->max_leases_per_uid = 10000;
+	cfg->max_names = 100000;
+	cfg->max_names_per_uid = 10000;
 	cfg->session_ttl_ms = 60 * 1000;
 	cfg->backend = CONFIG_BACKEND_REMOTE;
 	/* systemd's StateDirectory= says where; else the build's default. */
@@ -283,6 +285,9 @@ config_set(struct config *cfg, const char *key, const char *v)
 	    "expected a number from 1 to 1000000");
 	UINT("max_leases_per_uid", max_leases_per_uid, 1, 1000000,
 	    "expected a number from 1 to 1000000");
+	UINT("max_names", max_names, 1, 100000000, "expected a number from 1 to 100000000");
+	UINT("max_names_per_uid", max_names_per_uid, 1, 100000000,
+	    "expected a number from 1 to 100000000");
 	if (strcmp(key, "allow_uids") == 0)
 		return parse_uids(v, cfg->allow_uids, &cfg->n_allow_uids) == 0 ? NULL :
 		    "expected a comma-separated list of numeric uids";

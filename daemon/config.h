@@ -65,6 +65,8 @@ struct config {
 	/* Lock authority. */
 	int		 backend;		/* backend: CONFIG_BACKEND_* */
 	char		*state_dir;		/* state_dir: the local backend's log */
+	unsigned	 max_names;		/* max_names: local name table */
+	unsigned	 max_names_per_uid;	/* max_names_per_uid */
 
 	/* Leases. */
 	unsigned	 max_hold_ms;		/* max_hold: detached leases */

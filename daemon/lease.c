@@ -750,7 +750,7 @@ lease_session_ready(int err, const char *session_id, const char *message, void *
 		ln->sent_ttl_ms = ln->ttl_ms;
 		ln->sent_gen = session_generation();
 		e = backend_acquire(ln->name, ln->args->ttl, md, ln->args->lock_delay,
-		    session_id, lease_acquired, ln);
+		    session_id, ln->uid, lease_acquired, ln);
 		if (e == OCTO_OK) {
 			ln->inflight++;
 			return;

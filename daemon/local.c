@@ -25,12 +25,23 @@
 #define LOCAL_TIME_SIZE		32
 #define LOCAL_UUID_SIZE		37
 #define LOCAL_RESTORED_HOLDER	"previous-run"
+/* Tokens reserved in tokens.hwm at a time: one durable write per this many grants. */
+#define LOCAL_HWM_BLOCK		1024
+/* A sweep that freed nothing is not repeated sooner (a table full of held names). */
+#define LOCAL_SWEEP_MS		100
 
-/* One lock name.  It outlives its leases so that its tokens never repeat. */
+/*
+ * One lock name.  A free one (no lease, no lock delay running, no call in flight) may
+ * be forgotten at any time: every token comes from one counter (local_last), so a
+ * name made again still gets a token above any it had.
+ */
 struct llock {
 	char		*name;
-	int64_t		 token;		/* highest handed out (or being made durable) */
+	int64_t		 token;		/* its latest (or being made durable) */
 	int		 held;
+	int		 has_owner;	/* owner is known (logged with the grant) */
+	uid_t		 owner;		/* uid that took it; counted in local_uidv */
+	unsigned	 pins;		/* calls in flight pointing at it */
 	char		 lease_id[WAL_ID_MAX + 1];
 	const struct lsession *session;	/* NULL: restored from the log */
 	int64_t		 exp_mono;	/* expiry on the boot-time clock (counts suspend) */
@@ -63,6 +74,7 @@ struct lcall {
 	char			 holder_id[LOCAL_UUID_SIZE];
 	char			 session_id[LOCAL_UUID_SIZE];
 	char			*metadata;
+	char			 msg[128];
 	TAILQ_ENTRY(lcall)	 q;
 };
 TAILQ_HEAD(lcallq, lcall);
@@ -74,7 +86,18 @@ static int			 local_open;
 static int			 local_stopping;
 static char			*local_dir;
 static struct nametab		 local_tab;
-static int64_t			 local_floor;	/* every new token is above it */
+static int64_t			 local_last;	/* highest token ever issued or known */
+static int64_t			 local_hwm;	/* durable in tokens.hwm: no token above */
+static unsigned			 local_max_names = 100000;
+static unsigned			 local_max_per_uid = 10000;
+static int64_t			 local_swept_ms = -LOCAL_SWEEP_MS;	/* last sweep */
+static size_t			 local_swept_n;			/* names it freed */
+/* Names per owner uid, for max_names_per_uid: few uids, so an array. */
+static struct local_uidn {
+	uid_t		uid;
+	unsigned	n;
+}				*local_uidv;
+static size_t			 local_nuid, local_uidcap;
 static off_t			 local_snap_size;
 static off_t			 local_compact_min = LOCAL_COMPACT_MIN;
 static char			 local_err[256];	/* last storage failure, for health */
@@ -159,6 +182,55 @@ local_get(const char *name)
 	return l;
 }
 
+/* The slot of uid in local_uidv (local_nuid: none), made when create is set. */
+static size_t
+local_uid_slot(uid_t uid, int create)
+{
+	struct local_uidn	*v;
+	size_t			 i;
+
+	for (i = 0; i < local_nuid; i++)
+		if (local_uidv[i].uid == uid)
+			return i;
+	if (!create)
+		return local_nuid;
+	if (local_nuid == local_uidcap) {
+		if ((v = reallocarray(local_uidv, local_uidcap + 16, sizeof(*v))) == NULL)
+			return local_nuid;
+		local_uidv = v;
+		local_uidcap += 16;
+	}
+	local_uidv[local_nuid].uid = uid;
+	local_uidv[local_nuid].n = 0;
+	return local_nuid++;
+}
+
+/* Names counted for uid. */
+static unsigned
+local_uid_names(uid_t uid)
+{
+	size_t i = local_uid_slot(uid, 0);
+
+	return i < local_nuid ? local_uidv[i].n : 0;
+}
+
+/* Count l for its owner uid (when has_owner), or stop counting it (has_owner 0). */
+static void
+local_set_owner(struct llock *l, int has_owner, uid_t uid)
+{
+	size_t i;
+
+	if (l->has_owner && (i = local_uid_slot(l->owner, 0)) < local_nuid &&
+	    --local_uidv[i].n == 0)
+		local_uidv[i] = local_uidv[--local_nuid];
+	l->has_owner = 0;
+	if (has_owner && (i = local_uid_slot(uid, 1)) < local_nuid) {
+		local_uidv[i].n++;
+		l->has_owner = 1;
+		l->owner = uid;
+	}
+}
+
 /* Forget the current lease, keeping the token. */
 static void
 local_drop(struct llock *l)
@@ -177,6 +249,83 @@ local_refresh(struct llock *l, int64_t now)
 {
 	if (l->held && now >= l->exp_mono)
 		local_drop(l);
+}
+
+/* Remove l from the table and free it. */
+static void
+local_forget(struct llock *l)
+{
+	local_set_owner(l, 0, 0);
+	nametab_remove(&local_tab, &l->ent);
+	local_drop(l);
+	free(l->name);
+	free(l);
+}
+
+/* Forget every free name; how many. */
+static size_t
+local_sweep(void)
+{
+	struct nament	*e, *next;
+	struct llock	*l;
+	int64_t		 now = policy_boot_ms();
+	size_t		 i, n = 0;
+
+	for (i = 0; i < local_tab.nb; i++) {
+		for (e = local_tab.b[i]; e != NULL; e = next) {
+			next = e->hnext;
+			l = LOCAL_LOCK(e);
+			local_refresh(l, now);
+			if (l->held || now < l->delay_mono || l->pins > 0)
+				continue;
+			local_forget(l);
+			n++;
+		}
+	}
+	local_swept_ms = now;
+	local_swept_n = n;
+	return n;
+}
+
+/*
+ * May uid make one more name?  When a bound is reached the free names are forgotten
+ * first.  NULL, or why not (in buf).
+ */
+static const char *
+local_full(uid_t uid, char *buf, size_t len)
+{
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		if (local_tab.n < local_max_names && local_uid_names(uid) < local_max_per_uid)
+			return NULL;
+		if (pass == 0 && (local_swept_n > 0 ||
+		    policy_boot_ms() - local_swept_ms >= LOCAL_SWEEP_MS))
+			local_sweep();
+	}
+	if (local_tab.n >= local_max_names)
+		snprintf(buf, len, "the local lock table is full (max_names=%u)",
+		    local_max_names);
+	else
+		snprintf(buf, len, "uid %u has max_names_per_uid=%u names in use",
+		    (unsigned)uid, local_max_per_uid);
+	return buf;
+}
+
+/* The next token, after making sure tokens.hwm covers it; -1 when it cannot. */
+static int64_t
+local_next_token(void)
+{
+	if (local_last >= local_hwm) {
+		if (wal_hwm_write(&local_wal, local_last + LOCAL_HWM_BLOCK) != 0) {
+			snprintf(local_err, sizeof(local_err), "writing %s/%s", local_dir,
+			    local_wal.errmsg);
+			log_error("local: %s", local_err);
+			return -1;
+		}
+		local_hwm = local_last + LOCAL_HWM_BLOCK;
+	}
+	return ++local_last;
 }
 
 /* Set the expiry ttl seconds from now on both clocks. */
@@ -207,6 +356,8 @@ local_log(int type, const struct llock *l, int64_t expires_ms)
 		r.has_metadata = 1;
 		snprintf(r.metadata, sizeof(r.metadata), "%s", l->metadata);
 	}
+	r.has_uid = type == WAL_GRANT && l->has_owner;
+	r.uid = (uint32_t)l->owner;
 	if (wal_append(&local_wal, &r) != 0)
 		local_wal.broken = 1;
 }
@@ -270,12 +421,13 @@ local_result_acquired(struct lcall *c, const struct llock *l)
 /* acquire: grant, renew for the same session, or say held or delayed. */
 static int
 local_acquire(const char *name, int64_t ttl, const char *metadata, int64_t lock_delay,
-    const char *session_id, backend_cb cb, void *arg)
+    const char *session_id, uid_t uid, backend_cb cb, void *arg)
 {
 	const struct lsession	*s = NULL;
 	struct llock		*l;
 	struct lcall		*c;
-	int64_t			 now = policy_boot_ms();
+	int64_t			 now = policy_boot_ms(), token;
+	const char		*full;
 
 	if (local_stopping)
 		return OCTO_ERR_SHUTTING_DOWN;
@@ -285,6 +437,11 @@ local_acquire(const char *name, int64_t ttl, const char *metadata, int64_t lock_
 		return OCTO_ERR_NOMEM;
 	if (session_id != NULL && (s = local_session_find(session_id)) == NULL) {
 		local_fail(c, OCTO_ERR_NOT_FOUND, "session not found");
+		return OCTO_OK;
+	}
+	if (local_find(name) == NULL &&
+	    (full = local_full(uid, c->msg, sizeof(c->msg))) != NULL) {
+		local_fail(c, OCTO_ERR_LOCK_LIMIT_EXCEEDED, full);
 		return OCTO_OK;
 	}
 	if ((l = local_get(name)) == NULL) {
@@ -325,12 +482,18 @@ local_acquire(const char *name, int64_t ttl, const char *metadata, int64_t lock_
 		local_fail(c, OCTO_ERR_INTERNAL, "no random bytes for a lease id");
 		return OCTO_OK;
 	}
+	/* Strictly above every token ever issued, of any name. */
+	if ((token = local_next_token()) < 0) {
+		local_fail(c, OCTO_ERR_UNAVAILABLE, "the token high-water mark could not "
+		    "be written to disk");
+		return OCTO_OK;
+	}
 	if (metadata != NULL && (l->metadata = strdup(metadata)) == NULL) {
 		local_fail(c, OCTO_ERR_NOMEM, NULL);
 		return OCTO_OK;
 	}
-	/* Strictly above everything this name (or, after a lost tail, any name) had. */
-	l->token = (l->token > local_floor ? l->token : local_floor) + 1;
+	l->token = token;
+	local_set_owner(l, 1, uid);
 	l->held = 1;
 	l->session = s;
 	l->lock_delay = lock_delay > 0 ? (uint32_t)lock_delay : 0;
@@ -339,9 +502,11 @@ local_acquire(const char *name, int64_t ttl, const char *metadata, int64_t lock_
 	local_log(WAL_GRANT, l, l->exp_wall);
 	c->durable = 1;
 	c->grant = l;
+	l->pins++;
 	if (local_result_acquired(c, l) != 0) {
 		local_fail(c, OCTO_ERR_NOMEM, NULL);
 		c->grant = NULL;
+		l->pins--;
 		local_log(WAL_RELEASE, l, 0);
 		local_drop(l);
 	}
@@ -511,11 +676,13 @@ local_compact(void)
 	size_t		 i;
 	int		 e = 0;
 
+	/* Free names are dropped: the floor keeps every later token above theirs. */
+	local_sweep();
 	wal_compact_begin(&local_wal);
-	if (local_floor > 0) {
+	if (local_last > 0) {
 		memset(&r, 0, sizeof(r));
 		r.type = WAL_FLOOR;
-		r.token = local_floor;
+		r.token = local_last;
 		e |= wal_compact_add(&local_wal, &r);
 	}
 	NAMETAB_FOREACH(ent, &local_tab, i) {
@@ -532,6 +699,8 @@ local_compact(void)
 			r.expires_ms = l->exp_wall;
 			r.ttl = l->ttl;
 			r.lock_delay = l->lock_delay;
+			r.has_uid = l->has_owner;
+			r.uid = (uint32_t)l->owner;
 			if (l->metadata != NULL) {
 				r.has_metadata = 1;
 				snprintf(r.metadata, sizeof(r.metadata), "%s",
@@ -544,8 +713,12 @@ local_compact(void)
 		e |= wal_compact_add(&local_wal, &r);
 	}
 	if (e != 0 || wal_compact_commit(&local_wal) != 0) {
-		snprintf(local_err, sizeof(local_err), "compacting %s/%s: %s", local_dir,
-		    WAL_FILE, strerror(errno));
+		if (e == 0 && local_wal.errmsg[0] != '\0')
+			snprintf(local_err, sizeof(local_err), "compacting %s/%s: %s; "
+			    "compaction skipped", local_dir, WAL_FILE, local_wal.errmsg);
+		else
+			snprintf(local_err, sizeof(local_err), "compacting %s/%s: %s",
+			    local_dir, WAL_FILE, strerror(errno));
 		log_error("%s", local_err);
 		return -1;
 	}
@@ -590,6 +763,16 @@ local_write(int sync)
 	return ok;
 }
 
+/* Free a call, unpinning its grant. */
+static void
+local_call_free(struct lcall *c)
+{
+	if (c->grant != NULL)
+		c->grant->pins--;
+	free(c->metadata);
+	free(c);
+}
+
 /* Answer one call; if its durability could not be had, undo a fresh grant and fail it
  * as unavailable (transient). */
 static void
@@ -603,8 +786,7 @@ local_answer(struct lcall *c, int ok)
 		    "to disk");
 	}
 	c->cb(&c->res, c->arg);
-	free(c->metadata);
-	free(c);
+	local_call_free(c);
 }
 
 /* Answer every call in q with ok; how many there were. */
@@ -643,8 +825,8 @@ local_maybe_compact(void)
 {
 	if (!fsyncer_busy() && TAILQ_EMPTY(&local_durable) &&
 	    local_wal.size > local_compact_min && local_wal.size > 2 * local_snap_size &&
-	    !local_wal.broken && wal_pending(&local_wal) == 0)
-		local_compact();
+	    !local_wal.broken && wal_pending(&local_wal) == 0 && local_compact() != 0)
+		local_snap_size = local_wal.size;	/* retried once the log doubles */
 }
 
 /*
@@ -719,23 +901,22 @@ local_commit_cb(evutil_socket_t fd, short what, void *arg)
 static void
 local_replay(const struct wal_rec *r, void *arg)
 {
-	struct llock	*l;
-	int64_t		*max = arg;
+	struct llock *l;
 
-	if (r->type == WAL_FLOOR) {
-		if (r->token > local_floor)
-			local_floor = r->token;
+	(void)arg;
+	if (r->token > local_last)
+		local_last = r->token;
+	if (r->type == WAL_FLOOR)
 		return;
-	}
 	if ((l = local_get(r->name)) == NULL)
 		return;
 	if (r->token > l->token)
 		l->token = r->token;
-	if (l->token > *max)
-		*max = l->token;
 	switch (r->type) {
 	case WAL_GRANT:
 		local_drop(l);
+		/* A grant logged before owners were recorded: only root may end it. */
+		local_set_owner(l, r->has_uid, (uid_t)r->uid);
 		l->held = 1;
 		snprintf(l->lease_id, sizeof(l->lease_id), "%s", r->lease_id);
 		l->exp_wall = r->expires_ms;
@@ -787,12 +968,55 @@ local_restore_clocks(void)
 	return held;
 }
 
+/*
+ * Where tokens continue, from the log (local_last after replay) and tokens.hwm: above
+ * both, and a missing one of the two is reported, never taken as a fresh start.
+ */
+static int
+local_init_tokens(const char *state_dir, char *err, size_t errlen)
+{
+	int64_t	 logged = local_last, hwm = 0;
+	char	 e[256];
+	int	 h;
+
+	if ((h = wal_hwm_read(&local_wal, &hwm, e, sizeof(e))) < 0) {
+		snprintf(err, errlen, "%s/%s", state_dir, e);
+		return -1;
+	}
+	if (h == 1 && local_wal.created)
+		log_warn("local: %s/%s was missing but %s says tokens up to %lld may have "
+		    "been handed out: a new log is started, tokens continue above %lld",
+		    state_dir, WAL_FILE, WAL_HWM_FILE, (long long)hwm, (long long)hwm);
+	else if (h == 0 && logged > 0) {
+		/* The mark was at most one block above the highest token issued. */
+		local_last = logged + LOCAL_HWM_BLOCK;
+		log_warn("local: %s/%s is missing but the log has tokens up to %lld: "
+		    "tokens continue above %lld", state_dir, WAL_HWM_FILE,
+		    (long long)logged, (long long)local_last);
+	} else if (h == 0)
+		log_info("local: %s: a fresh state directory, tokens start at 1", state_dir);
+	else if (hwm < logged)
+		log_warn("local: %s/%s (%lld) is below the log's highest token (%lld): an "
+		    "older copy?  Tokens continue above %lld", state_dir, WAL_HWM_FILE,
+		    (long long)hwm, (long long)logged, (long long)logged);
+	if (h == 1 && hwm > local_last)
+		local_last = hwm;
+	local_hwm = h == 1 ? hwm : 0;
+	if (local_hwm <= local_last) {
+		if (wal_hwm_write(&local_wal, local_last + LOCAL_HWM_BLOCK) != 0) {
+			snprintf(err, errlen, "writing %s/%s", state_dir, local_wal.errmsg);
+			return -1;
+		}
+		local_hwm = local_last + LOCAL_HWM_BLOCK;
+	}
+	return 0;
+}
+
 /* Open the state and start. */
 int
 local_init(struct event_base *base, const char *state_dir, char *err, size_t errlen)
 {
 	const char	*v;
-	int64_t		 max = 0;
 	unsigned	 held;
 
 	local_base = base;
@@ -804,21 +1028,25 @@ local_init(struct event_base *base, const char *state_dir, char *err, size_t err
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (wal_open(&local_wal, state_dir, local_replay, &max, err, errlen) != 0)
+	if (wal_open(&local_wal, state_dir, local_replay, NULL, err, errlen) != 0)
 		goto fail;
 	local_open = 1;
+	held = local_restore_clocks();
 	if (local_wal.ignored > 0) {
 		/*
 		 * The lost tail may have held grants already answered (a disk that lied,
 		 * a bit flip): no later token may fall to or below one of them.
 		 */
-		if (max > local_floor)
-			local_floor = max;
-		local_floor += (int64_t)(local_wal.ignored / WAL_RECORD_MIN) + 1;
+		local_last += (int64_t)(local_wal.ignored / WAL_RECORD_MIN) + 1;
 		log_warn("local: %s/%s: ignored %lld bytes of %s at offset %lld; tokens "
 		    "continue above %lld", state_dir, WAL_FILE, (long long)local_wal.ignored,
 		    local_wal.ignored_why, (long long)local_wal.ignored_at,
-		    (long long)local_floor);
+		    (long long)local_last);
+	}
+	if (local_init_tokens(state_dir, err, errlen) != 0)
+		goto fail;
+	/* A repaired tail, or a big log of names now free, is rewritten at once. */
+	if (local_wal.ignored > 0 || local_wal.size > local_compact_min) {
 		if (local_compact() != 0) {
 			snprintf(err, errlen, "%s", local_err);
 			goto fail;
@@ -828,12 +1056,11 @@ local_init(struct event_base *base, const char *state_dir, char *err, size_t err
 		snprintf(err, errlen, "starting the fsync thread: %s", strerror(errno));
 		goto fail;
 	}
-	held = local_restore_clocks();
 	local_snap_size = local_wal.size;
 	log_info("local: state %s/%s: %llu records, %zu names, %u leases held until their "
-	    "TTL runs out, highest token %lld", state_dir, WAL_FILE,
+	    "TTL runs out, tokens continue above %lld", state_dir, WAL_FILE,
 	    (unsigned long long)local_wal.replayed, local_tab.n, held,
-	    (long long)(max > local_floor ? max : local_floor));
+	    (long long)local_last);
 	return 0;
 fail:
 	local_shutdown();
@@ -877,8 +1104,7 @@ local_shutdown(void)
 		c->res.retry_after_ms = c->res.renew_after_ms = -1;
 		local_fail(c, OCTO_ERR_SHUTTING_DOWN, "the daemon is shutting down");
 		c->cb(&c->res, c->arg);
-		free(c->metadata);
-		free(c);
+		local_call_free(c);
 	}
 	if (local_open)
 		wal_close(&local_wal);
@@ -893,6 +1119,10 @@ local_shutdown(void)
 		}
 	}
 	nametab_free(&local_tab);
+	free(local_uidv);
+	local_uidv = NULL;
+	local_nuid = local_uidcap = 0;
+	local_last = local_hwm = 0;
 	while ((s = LIST_FIRST(&local_sessions)) != NULL) {
 		LIST_REMOVE(s, entry);
 		free(s);
@@ -1047,13 +1277,19 @@ local_direct_done(const struct backend_result *res, void *arg)
 	free(d);
 }
 
-/* Start a direct release (ttl < 0) or renew. */
+/* Start a direct release (ttl < 0) or renew: its owner uid or root only. */
 static void
 local_direct(struct req *r, const char *name, const char *lease_id, int64_t ttl)
 {
 	struct local_direct	*d;
+	struct llock		*l;
 	int			 e;
 
+	if ((l = local_current(name, lease_id)) != NULL && r->uid != 0 &&
+	    (!l->has_owner || l->owner != r->uid)) {
+		req_error(r, OCTO_ERR_NOT_OWNER, "%s is held by another user", name);
+		return;
+	}
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
 		req_error(r, OCTO_ERR_NOMEM, NULL);
 		return;
@@ -1083,9 +1319,49 @@ local_op_renew(struct req *r, const char *name, const char *lease_id, int64_t tt
 	local_direct(r, name, lease_id, ttl);
 }
 
+/* Set max_names and max_names_per_uid. */
+void
+local_set_limits(unsigned max_names, unsigned max_per_uid)
+{
+	local_max_names = max_names;
+	local_max_per_uid = max_per_uid;
+}
+
+/* Whether the local backend is open. */
+int
+local_active(void)
+{
+	return local_open;
+}
+
+/* daemon_status "names": the table's size and bounds, and names per owner uid. */
+void
+local_pack_status(msgpack_packer *pk)
+{
+	size_t i;
+
+	octo_proto_pack_str(pk, "names");
+	msgpack_pack_map(pk, 4);
+	octo_proto_pack_str(pk, "count");
+	msgpack_pack_uint64(pk, local_tab.n);
+	octo_proto_pack_str(pk, "max_names");
+	msgpack_pack_uint32(pk, local_max_names);
+	octo_proto_pack_str(pk, "max_names_per_uid");
+	msgpack_pack_uint32(pk, local_max_per_uid);
+	octo_proto_pack_str(pk, "by_uid");
+	msgpack_pack_map(pk, local_nuid);
+	for (i = 0; i < local_nuid; i++) {
+		char uid[16];
+
+		snprintf(uid, sizeof(uid), "%u", (unsigned)local_uidv[i].uid);
+		octo_proto_pack_str(pk, uid);
+		msgpack_pack_uint32(pk, local_uidv[i].n);
+	}
+}
+
 const struct backend backend_local = {
 	.name = "local",
-	.acquire = local_acquire,
+	.acquire_uid = local_acquire,
 	.renew = local_renew,
 	.release = local_release,
 	.session_create = local_session_create,

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <msgpack.h>
+
 #include "api.h"
 #include "backend.h"
 
@@ -32,11 +34,20 @@ void local_shutdown(void);
 void local_status(const char *name, struct api_lock_status *out);
 int local_list(const char *prefix, struct api_list *out);
 
+/* max_names and max_names_per_uid (config keys), applied to new names from now on. */
+void local_set_limits(unsigned max_names, unsigned max_per_uid);
+
+/* 1 when the local backend is in use; then local_pack_status packs the key "names"
+ * and its map {count, max_names, max_names_per_uid, by_uid} for daemon_status. */
+int local_active(void);
+void local_pack_status(msgpack_packer *pk);
+
 /* health of the local authority, in the shape PROTOCOL.md gives for health. */
 void local_op_health(struct req *r);
 
 /* release and renew of a lease not held through the lease registry (for example one
- * held before a restart): answered from the table. */
+ * held before a restart): answered from the table, for the uid that took the lease
+ * (recorded in the log) or root; anyone else gets not_owner. */
 void local_op_release(struct req *r, const char *name, const char *lease_id);
 void local_op_renew(struct req *r, const char *name, const char *lease_id, int64_t ttl);
 

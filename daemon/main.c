@@ -135,6 +135,7 @@ main_apply_limits(const struct config *cfg)
 	server_set_max_clients(cfg->max_clients);
 	ops_lock_set_max_hold(cfg->max_hold_ms);
 	lease_set_limits(cfg->max_leases_per_client, cfg->max_leases_per_uid);
+	local_set_limits(cfg->max_names, cfg->max_names_per_uid);
 	dispatch_set_admins(cfg->admin_uids, cfg->n_admin_uids);
 	log_set_level(cfg->log_level);
 }

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "local.h"
 
 #include "autoconf.h"
 
@@ -108,7 +109,7 @@ op_daemon_status(struct req *r, const msgpack_object *params)
 		req_result_end(r);
 		return;
 	}
-	msgpack_pack_map(pk, 7);
+	msgpack_pack_map(pk, 7 + (local_active() ? 1 : 0));
 	octo_proto_pack_str(pk, "version");
 	octo_proto_pack_str(pk, PACKAGE_VERSION);
 	octo_proto_pack_str(pk, "pid");
@@ -131,5 +132,7 @@ op_daemon_status(struct req *r, const msgpack_object *params)
 	}
 	octo_proto_pack_str(pk, "errors");
 	msgpack_pack_uint64(pk, dispatch_errors());
+	if (local_active())
+		local_pack_status(pk);
 	req_result_end(r);
 }

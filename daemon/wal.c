@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include <zlib.h>
 
+#include "statedir.h"
 #include "wal.h"
 
 /* Little-endian writers and readers over a bounded cursor. */
@@ -126,7 +128,7 @@ wal_encode(const struct wal_rec *r, unsigned char *out)
 		return 0;
 	if ((r->type == WAL_FLOOR) != (nl == 0))
 		return 0;
-	p = put_u8(p, (unsigned)r->type);
+	p = put_u8(p, r->type == WAL_GRANT && r->has_uid ? WAL_GRANT_UID : (unsigned)r->type);
 	p = put_u16(p, (unsigned)nl);
 	p = put_bytes(p, r->name, nl);
 	switch (r->type) {
@@ -142,6 +144,8 @@ wal_encode(const struct wal_rec *r, unsigned char *out)
 			p = put_u16(p, (unsigned)ml);
 			p = put_bytes(p, r->metadata, ml);
 		}
+		if (r->has_uid)
+			p = put_u32(p, r->uid);
 		break;
 	case WAL_RENEW:
 		p = put_u8(p, (unsigned)il);
@@ -192,6 +196,10 @@ wal_decode(const unsigned char *p, size_t len, struct wal_rec *r, size_t *used)
 	c.left = n;
 	c.bad = 0;
 	r->type = (int)cur_uint(&c, 1);
+	if (r->type == WAL_GRANT_UID) {
+		r->type = WAL_GRANT;
+		r->has_uid = 1;
+	}
 	sl = (size_t)cur_uint(&c, 2);
 	cur_str(&c, sl, r->name, WAL_NAME_MAX);
 	if ((r->type == WAL_FLOOR) != (sl == 0))
@@ -211,6 +219,8 @@ wal_decode(const unsigned char *p, size_t len, struct wal_rec *r, size_t *used)
 			sl = (size_t)cur_uint(&c, 2);
 			cur_str(&c, sl, r->metadata, WAL_METADATA_MAX);
 		}
+		if (r->has_uid)
+			r->uid = (uint32_t)cur_uint(&c, 4);
 		break;
 	case WAL_RENEW:
 		sl = (size_t)cur_uint(&c, 1);
@@ -261,24 +271,6 @@ wal_reserve(unsigned char **buf, size_t len, size_t *cap, size_t n)
 	return 0;
 }
 
-/* Write all of p, retrying short writes. */
-static int
-wal_write_all(int fd, const unsigned char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		if ((w = write(fd, p, n)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Read the whole file at fd. */
 static int
 wal_read_all(int fd, unsigned char **out, size_t *outlen)
@@ -314,42 +306,14 @@ static int
 wal_init_file(struct wal *w)
 {
 	if (ftruncate(w->fd, 0) == -1 || lseek(w->fd, 0, SEEK_SET) == -1 ||
-	    wal_write_all(w->fd, (const unsigned char *)WAL_MAGIC, WAL_MAGIC_LEN) != 0 ||
+	    statedir_write_all(w->fd, (const unsigned char *)WAL_MAGIC, WAL_MAGIC_LEN) != 0 ||
 	    fsync(w->fd) == -1 || fsync(w->dirfd) == -1)
 		return -1;
 	w->size = WAL_MAGIC_LEN;
 	return 0;
 }
 
-/* Create dir (its parent must exist) and make its entry durable. */
-static int
-wal_mkdir(const char *dir)
-{
-	char	*parent, *slash;
-	int	 pfd, e = 0;
-
-	if (mkdir(dir, 0700) == -1)
-		return errno == EEXIST ? 0 : -1;
-	if ((parent = strdup(dir)) == NULL)
-		return -1;
-	while ((slash = strrchr(parent, '/')) != NULL && slash[1] == '\0' && slash != parent)
-		*slash = '\0';
-	if ((slash = strrchr(parent, '/')) == NULL)
-		strcpy(parent, ".");
-	else if (slash == parent)
-		parent[1] = '\0';
-	else
-		*slash = '\0';
-	if ((pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-	    fsync(pfd) == -1)
-		e = -1;
-	if (pfd != -1)
-		close(pfd);
-	free(parent);
-	return e;
-}
-
-/* Open, lock, replay and repair. */
+/* Open, check, lock, replay and repair. */
 int
 wal_open(struct wal *w, const char *dir, wal_replay_fn fn, void *arg, char *err,
     size_t errlen)
@@ -357,15 +321,21 @@ wal_open(struct wal *w, const char *dir, wal_replay_fn fn, void *arg, char *err,
 	unsigned char	*data = NULL;
 	size_t		 len = 0, off, used;
 	struct wal_rec	 r;
+	const char	*bad;
+	char		 why[96];
 	int		 d;
 
 	memset(w, 0, sizeof(*w));
 	w->fd = w->dirfd = -1;
 	if ((w->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 &&
-	    errno == ENOENT && wal_mkdir(dir) == 0)
+	    errno == ENOENT && statedir_mkdir(dir) == 0)
 		w->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (w->dirfd == -1) {
 		snprintf(err, errlen, "state directory %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	if ((bad = statedir_dir_bad(w->dirfd, why, sizeof(why))) != NULL) {
+		snprintf(err, errlen, "state directory %s: %s; refusing to use it", dir, bad);
 		goto fail;
 	}
 	if (flock(w->dirfd, LOCK_EX | LOCK_NB) == -1) {
@@ -373,13 +343,24 @@ wal_open(struct wal *w, const char *dir, wal_replay_fn fn, void *arg, char *err,
 		    "in use by another octostored" : strerror(errno));
 		goto fail;
 	}
-	/* A compaction that did not reach its rename left only garbage. */
-	if (unlinkat(w->dirfd, WAL_TMP_FILE, 0) == -1 && errno != ENOENT) {
-		snprintf(err, errlen, "%s/%s: %s", dir, WAL_TMP_FILE, strerror(errno));
+	/* A compaction or hwm write that did not reach its rename left only garbage. */
+	if (statedir_remove_stale(w->dirfd, WAL_TMP_FILE, w->errmsg, sizeof(w->errmsg)) != 0 ||
+	    statedir_remove_stale(w->dirfd, WAL_HWM_TMP_FILE, w->errmsg,
+	    sizeof(w->errmsg)) != 0) {
+		snprintf(err, errlen, "%s/%s", dir, w->errmsg);
 		goto fail;
 	}
-	w->fd = openat(w->dirfd, WAL_FILE, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (w->fd == -1 || wal_read_all(w->fd, &data, &len) != 0) {
+	if ((w->fd = statedir_openat(w->dirfd, WAL_FILE, O_RDWR | O_APPEND, w->errmsg,
+	    sizeof(w->errmsg))) == -1 && errno == ENOENT) {
+		w->created = 1;
+		w->fd = statedir_openat(w->dirfd, WAL_FILE, O_RDWR | O_APPEND | O_CREAT |
+		    O_EXCL, w->errmsg, sizeof(w->errmsg));
+	}
+	if (w->fd == -1) {
+		snprintf(err, errlen, "%s/%s", dir, w->errmsg);
+		goto fail;
+	}
+	if (wal_read_all(w->fd, &data, &len) != 0) {
 		snprintf(err, errlen, "%s/%s: %s", dir, WAL_FILE, strerror(errno));
 		goto fail;
 	}
@@ -455,7 +436,7 @@ wal_flush(struct wal *w, int sync)
 		return -1;
 	}
 	if (w->len > 0) {
-		if (wal_write_all(w->fd, w->buf, w->len) != 0) {
+		if (statedir_write_all(w->fd, w->buf, w->len) != 0) {
 			e = errno;
 			/* A partial record must not sit before later ones. */
 			if (ftruncate(w->fd, w->size) == -1)
@@ -508,43 +489,85 @@ wal_compact_add(struct wal *w, const struct wal_rec *r)
 int
 wal_compact_commit(struct wal *w)
 {
-	int	tfd, nfd = -1, e;
+	int tfd, e;
 
-	tfd = openat(w->dirfd, WAL_TMP_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (tfd == -1)
+	w->errmsg[0] = '\0';
+	if ((tfd = statedir_tmp_create(w->dirfd, WAL_TMP_FILE, w->errmsg,
+	    sizeof(w->errmsg))) == -1)
 		return -1;
-	if (wal_write_all(tfd, (const unsigned char *)WAL_MAGIC, WAL_MAGIC_LEN) != 0 ||
-	    wal_write_all(tfd, w->cbuf, w->clen) != 0 || fsync(tfd) == -1)
-		goto fail;
-	if (close(tfd) == -1) {
-		tfd = -1;
-		goto fail;
+	if (statedir_write_all(tfd, (const unsigned char *)WAL_MAGIC, WAL_MAGIC_LEN) != 0 ||
+	    statedir_write_all(tfd, w->cbuf, w->clen) != 0 || fsync(tfd) == -1 ||
+	    renameat(w->dirfd, WAL_TMP_FILE, w->dirfd, WAL_FILE) == -1) {
+		e = errno;
+		snprintf(w->errmsg, sizeof(w->errmsg), "%s: %s", WAL_TMP_FILE, strerror(e));
+		close(tfd);
+		unlinkat(w->dirfd, WAL_TMP_FILE, 0);
+		errno = e;
+		return -1;
 	}
-	tfd = -1;
-	nfd = openat(w->dirfd, WAL_TMP_FILE, O_RDWR | O_APPEND | O_CLOEXEC);
-	if (nfd == -1 || renameat(w->dirfd, WAL_TMP_FILE, w->dirfd, WAL_FILE) == -1)
-		goto fail;
 	/* From the rename on, the snapshot is the log; fsync makes the rename stick. */
 	close(w->fd);
-	w->fd = nfd;
+	w->fd = tfd;
 	w->size = (off_t)(WAL_MAGIC_LEN + w->clen);
 	w->len = 0;
 	w->dirty = 0;
 	if (fsync(w->dirfd) == -1) {
+		snprintf(w->errmsg, sizeof(w->errmsg), "fsync of the directory: %s",
+		    strerror(errno));
 		w->broken = 1;
 		return -1;
 	}
 	w->broken = 0;
 	return 0;
-fail:
-	e = errno;
-	if (tfd != -1)
-		close(tfd);
-	if (nfd != -1)
-		close(nfd);
-	unlinkat(w->dirfd, WAL_TMP_FILE, 0);
-	errno = e;
-	return -1;
+}
+
+/* Read the high-water mark. */
+int
+wal_hwm_read(struct wal *w, int64_t *hwm, char *err, size_t errlen)
+{
+	char		 buf[64], *end;
+	long long	 v;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = statedir_openat(w->dirfd, WAL_HWM_FILE, O_RDONLY, w->errmsg,
+	    sizeof(w->errmsg))) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s", w->errmsg);
+		return -1;
+	}
+	while ((n = read(fd, buf, sizeof(buf) - 1)) == -1 && errno == EINTR)
+		;
+	close(fd);
+	if (n == -1) {
+		snprintf(err, errlen, "%s: %s", WAL_HWM_FILE, strerror(errno));
+		return -1;
+	}
+	buf[n] = '\0';
+	errno = 0;
+	v = n > WAL_MAGIC_LEN + 1 && memcmp(buf, WAL_HWM_MAGIC, WAL_MAGIC_LEN) == 0 &&
+	    buf[WAL_MAGIC_LEN] == ' ' ? strtoll(buf + WAL_MAGIC_LEN + 1, &end, 10) : -1;
+	if (v < 0 || errno != 0 || end == buf + WAL_MAGIC_LEN + 1 || strcmp(end, "\n") != 0) {
+		snprintf(err, errlen, "%s: not an octostored token high-water mark; "
+		    "refusing to guess", WAL_HWM_FILE);
+		return -1;
+	}
+	*hwm = (int64_t)v;
+	return 1;
+}
+
+/* Replace the high-water mark atomically and durably. */
+int
+wal_hwm_write(struct wal *w, int64_t hwm)
+{
+	char	buf[64];
+	int	n;
+
+	w->errmsg[0] = '\0';
+	n = snprintf(buf, sizeof(buf), "%s %lld\n", WAL_HWM_MAGIC, (long long)hwm);
+	return statedir_replace(w->dirfd, WAL_HWM_TMP_FILE, WAL_HWM_FILE, buf, (size_t)n,
+	    w->errmsg, sizeof(w->errmsg));
 }
 
 /* Close everything. */

@@ -9,6 +9,9 @@
 
 #define WAL_FILE		"locks.wal"
 #define WAL_TMP_FILE		"locks.wal.tmp"
+#define WAL_HWM_FILE		"tokens.hwm"
+#define WAL_HWM_TMP_FILE	"tokens.hwm.tmp"
+#define WAL_HWM_MAGIC		"OCTOHWM1"
 #define WAL_MAGIC		"OCTOWAL1"
 #define WAL_MAGIC_LEN		8
 
@@ -29,6 +32,8 @@ enum wal_type {
 	WAL_TOKEN = 4,		/* snapshot of a free name: highest token, delay end */
 	WAL_FLOOR = 5		/* every later token of every name is above this */
 };
+/* On disk only: a GRANT that also carries its owner's uid (decoded as WAL_GRANT). */
+#define WAL_GRANT_UID		6
 
 /* One record; times are wall-clock milliseconds since the epoch. */
 struct wal_rec {
@@ -41,6 +46,8 @@ struct wal_rec {
 	uint32_t	lock_delay;		/* GRANT: seconds */
 	int		has_metadata;		/* GRANT */
 	char		metadata[WAL_METADATA_MAX + 1];
+	int		has_uid;		/* GRANT: the uid that owns the lease */
+	uint32_t	uid;
 };
 
 /* Decoding outcomes. */
@@ -67,8 +74,10 @@ struct wal {
 	size_t		 clen, ccap;
 	int		 broken;	/* a write failed: only a compaction repairs it */
 	int		 dirty;		/* written since the last sync */
+	char		 errmsg[192];	/* why the last compaction or hwm write failed */
 
 	/* What the last wal_open found. */
+	int		 created;	/* the log did not exist */
 	uint64_t	 replayed;	/* records */
 	off_t		 ignored;	/* bytes of torn or corrupt tail ignored */
 	off_t		 ignored_at;	/* where the ignored tail began */
@@ -77,9 +86,12 @@ struct wal {
 
 /*
  * Open (creating if needed) the log in dir (created 0700 if missing; its parent
- * must exist): lock the directory
- * against a second daemon, replay every good record through fn, and cut off a torn or
- * corrupt tail (reported in w->ignored*), fsync'd before anything is appended.
+ * must exist): check that dir is owned by this euid or root and not writable by group
+ * or others, lock the directory against a second daemon, replay every good record
+ * through fn, and cut off a torn or corrupt tail (reported in w->ignored*), fsync'd
+ * before anything is appended.  Every file in dir is opened relative to it with
+ * O_NOFOLLOW and must be a regular file owned by this euid with one link: a symbolic
+ * link or a foreign file is an error, never followed or written.
  * Returns 0, or -1 with a message in err.
  */
 int wal_open(struct wal *w, const char *dir, wal_replay_fn fn, void *arg, char *err,
@@ -103,6 +115,15 @@ size_t wal_pending(const struct wal *w);
 void wal_compact_begin(struct wal *w);
 int wal_compact_add(struct wal *w, const struct wal_rec *r);
 int wal_compact_commit(struct wal *w);
+
+/*
+ * The token high-water mark in WAL_HWM_FILE: no token above it was ever handed out.
+ * wal_hwm_read: 1 and *hwm, 0 when the file does not exist, -1 with a message in err.
+ * wal_hwm_write: written to a new temporary file, fsync'd, renamed over the old one,
+ * directory fsync'd; 0, or -1 with errno and w->errmsg.
+ */
+int wal_hwm_read(struct wal *w, int64_t *hwm, char *err, size_t errlen);
+int wal_hwm_write(struct wal *w, int64_t hwm);
 
 /* Close the log and the directory; frees the buffer. */
 void wal_close(struct wal *w);

@@ -1,5 +1,5 @@
 /* check_wal.c - the local backend's log: record codec, torn and corrupt tails, replay,
- * compaction, the directory lock (issue 7). */
+ * compaction, the directory lock (issue 7); links, modes, owners and tokens.hwm (issue 21). */
 #include <sys/stat.h>
 
 #include <fcntl.h>
@@ -28,9 +28,15 @@ teardown(void)
 {
 	char p[160];
 
+	static const char *files[] = { WAL_TMP_FILE, WAL_HWM_FILE, WAL_HWM_TMP_FILE,
+	    "victim" };
+	size_t i;
+
 	unlink(tpath);
-	snprintf(p, sizeof(p), "%s/%s", tdir, WAL_TMP_FILE);
-	unlink(p);
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", tdir, files[i]);
+		unlink(p);
+	}
 	rmdir(tdir);
 }
 
@@ -432,6 +438,172 @@ START_TEST(test_mkdir)
 }
 END_TEST
 
+/* The owner's uid rides on a grant (type 6); a grant without one is type 1, as before. */
+START_TEST(test_owner_uid)
+{
+	unsigned char	buf[WAL_RECORD_MAX];
+	struct wal_rec	r, d;
+	size_t		n, used;
+
+	mkrec(&r, WAL_GRANT, "n1", 7);
+	n = wal_encode(&r, buf);
+	ck_assert_uint_gt(n, 0);
+	ck_assert_int_eq(buf[WAL_HEADER], WAL_GRANT);
+	ck_assert_int_eq(wal_decode(buf, n, &d, &used), WAL_OK);
+	ck_assert_int_eq(d.has_uid, 0);
+	r.has_uid = 1;
+	r.uid = 4000000001u;
+	n = wal_encode(&r, buf);
+	ck_assert_int_eq(buf[WAL_HEADER], WAL_GRANT_UID);
+	ck_assert_int_eq(wal_decode(buf, n, &d, &used), WAL_OK);
+	ck_assert_int_eq(used, n);
+	ck_assert_int_eq(d.type, WAL_GRANT);
+	ck_assert_int_eq(d.has_uid, 1);
+	ck_assert_uint_eq(d.uid, 4000000001u);
+	ck_assert_int_eq(d.token, 7);
+	/* Cut short by the uid's bytes, the record is torn. */
+	ck_assert_int_eq(wal_decode(buf, n - 1, &d, &used), WAL_SHORT);
+}
+END_TEST
+
+/* A victim file beside the state directory; its content must never change. */
+static void
+victim(char *path, size_t len)
+{
+	int fd;
+
+	snprintf(path, len, "%s/victim", tdir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "precious", 8), 8);
+	close(fd);
+}
+
+static void
+assert_victim(const char *path)
+{
+	char	buf[16];
+	int	fd = open(path, O_RDONLY);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(read(fd, buf, sizeof(buf)), 8);
+	close(fd);
+	ck_assert_int_eq(memcmp(buf, "precious", 8), 0);
+}
+
+/* Every file the log opens in its directory: a symbolic link is refused, not followed. */
+START_TEST(test_links_refused)
+{
+	static const char *files[] = { WAL_FILE, WAL_TMP_FILE, WAL_HWM_TMP_FILE };
+	struct wal	 w;
+	struct sink	 s;
+	char		 err[256], v[160], sub[160], lpath[224];
+	int64_t		 hwm;
+	size_t		 i;
+
+	victim(v, sizeof(v));
+	snprintf(sub, sizeof(sub), "%s/state", tdir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(lpath, sizeof(lpath), "%s/%s", sub, files[i]);
+		ck_assert_int_eq(symlink(v, lpath), 0);
+		memset(&s, 0, sizeof(s));
+		ck_assert_int_eq(wal_open(&w, sub, sink_fn, &s, err, sizeof(err)), -1);
+		ck_assert_msg(strstr(err, files[i]) != NULL && strstr(err, "symbolic link"),
+		    "%s", err);
+		assert_victim(v);
+		ck_assert_int_eq(unlink(lpath), 0);
+	}
+	/* tokens.hwm is read after the open. */
+	memset(&s, 0, sizeof(s));
+	ck_assert_msg(wal_open(&w, sub, sink_fn, &s, err, sizeof(err)) == 0, "%s", err);
+	snprintf(lpath, sizeof(lpath), "%s/%s", sub, WAL_HWM_FILE);
+	ck_assert_int_eq(symlink(v, lpath), 0);
+	ck_assert_int_eq(wal_hwm_read(&w, &hwm, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "symbolic link") != NULL, "%s", err);
+	ck_assert_int_eq(unlink(lpath), 0);
+	/* A temporary file planted while running: the compaction fails, writes nothing. */
+	snprintf(lpath, sizeof(lpath), "%s/%s", sub, WAL_TMP_FILE);
+	ck_assert_int_eq(symlink(v, lpath), 0);
+	wal_compact_begin(&w);
+	ck_assert_int_eq(wal_compact_commit(&w), -1);
+	ck_assert_msg(strstr(w.errmsg, "symbolic link") != NULL, "%s", w.errmsg);
+	assert_victim(v);
+	ck_assert_int_eq(unlink(lpath), 0);
+	wal_compact_begin(&w);
+	ck_assert_int_eq(wal_compact_commit(&w), 0);
+	wal_close(&w);
+	snprintf(lpath, sizeof(lpath), "%s/%s", sub, WAL_FILE);
+	unlink(lpath);
+	/* A second hard link to the log is refused too. */
+	ck_assert_msg(wal_open(&w, sub, sink_fn, &s, err, sizeof(err)) == 0, "%s", err);
+	wal_close(&w);
+	snprintf(v, sizeof(v), "%s/second", tdir);
+	ck_assert_int_eq(link(lpath, v), 0);
+	ck_assert_int_eq(wal_open(&w, sub, sink_fn, &s, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "2 links") != NULL, "%s", err);
+	unlink(v);
+	unlink(lpath);
+	snprintf(lpath, sizeof(lpath), "%s/%s", sub, WAL_HWM_FILE);
+	unlink(lpath);
+	ck_assert_int_eq(rmdir(sub), 0);
+}
+END_TEST
+
+/* A state directory group or others may write is refused. */
+START_TEST(test_dir_mode)
+{
+	struct wal	w;
+	struct sink	s;
+	char		err[256];
+
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(chmod(tdir, 0770), 0);
+	ck_assert_int_eq(wal_open(&w, tdir, sink_fn, &s, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "writable by group or others (mode 0770)"), "%s", err);
+	ck_assert_int_eq(chmod(tdir, 0702), 0);
+	ck_assert_int_eq(wal_open(&w, tdir, sink_fn, &s, err, sizeof(err)), -1);
+	ck_assert_int_eq(chmod(tdir, 0755), 0);
+	ck_assert_msg(wal_open(&w, tdir, sink_fn, &s, err, sizeof(err)) == 0, "%s", err);
+	wal_close(&w);
+}
+END_TEST
+
+/* tokens.hwm: absent, written, read back, replaced; a damaged one is an error. */
+START_TEST(test_hwm)
+{
+	struct wal	w;
+	struct sink	s;
+	char		err[256], path[160];
+	int64_t		hwm = -1;
+	int		fd;
+
+	memset(&s, 0, sizeof(s));
+	ck_assert_msg(wal_open(&w, tdir, sink_fn, &s, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(w.created, 1);
+	ck_assert_int_eq(wal_hwm_read(&w, &hwm, err, sizeof(err)), 0);
+	ck_assert_int_eq(wal_hwm_write(&w, 1024), 0);
+	ck_assert_int_eq(wal_hwm_read(&w, &hwm, err, sizeof(err)), 1);
+	ck_assert_int_eq(hwm, 1024);
+	ck_assert_int_eq(wal_hwm_write(&w, 9007199254740993LL), 0);
+	ck_assert_int_eq(wal_hwm_read(&w, &hwm, err, sizeof(err)), 1);
+	ck_assert_int_eq(hwm, 9007199254740993LL);
+	snprintf(path, sizeof(path), "%s/%s", tdir, WAL_HWM_TMP_FILE);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/%s", tdir, WAL_HWM_FILE);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ck_assert_int_eq(write(fd, "OCTOHWM1 12x\n", 13), 13);
+	close(fd);
+	ck_assert_int_eq(wal_hwm_read(&w, &hwm, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "not an octostored token high-water mark"), "%s", err);
+	wal_close(&w);
+	/* The log existed this time. */
+	ck_assert_msg(wal_open(&w, tdir, sink_fn, &s, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(w.created, 0);
+	wal_close(&w);
+}
+END_TEST
+
 static Suite *
 wal_suite(void)
 {
@@ -449,6 +621,10 @@ wal_suite(void)
 	tcase_add_test(tc, test_compaction);
 	tcase_add_test(tc, test_stale_tmp_and_magic);
 	tcase_add_test(tc, test_mkdir);
+	tcase_add_test(tc, test_owner_uid);
+	tcase_add_test(tc, test_links_refused);
+	tcase_add_test(tc, test_dir_mode);
+	tcase_add_test(tc, test_hwm);
 	suite_add_tcase(s, tc);
 	return s;
 }
