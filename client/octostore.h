@@ -39,6 +39,14 @@ extern "C" {
 #ifndef OCTO_SOCKET_ENV
 #define OCTO_SOCKET_ENV		"OCTOSTORED_SOCKET"
 #endif
+/* The daemon's user (configure --with-daemon-user), trusted to answer the socket. */
+#ifndef OCTO_DAEMON_USER
+#define OCTO_DAEMON_USER	"octostored"
+#endif
+/* A decimal uid also trusted to answer the socket (tests, a daemon run by hand). */
+#ifndef OCTO_TRUSTED_UID_ENV
+#define OCTO_TRUSTED_UID_ENV	"OCTOSTORED_TRUSTED_UID"
+#endif
 
 /* Sizes of the fixed string fields below, each including its terminating NUL. */
 #define OCTO_NAME_SIZE		257	/* lock names: at most 256 bytes */
@@ -58,10 +66,26 @@ struct octo_client;
  * OCTO_DEFAULT_SOCKET.  timeout_ms bounds the connect and becomes the client's per-call
  * timeout (-1: wait forever).  Returns OCTO_OK and sets *out, or OCTO_ERR_SYSTEM with
  * errno (ENOENT, ECONNREFUSED, EACCES, ...), OCTO_ERR_TIMEOUT, OCTO_ERR_INVALID_ARGUMENT
- * (path too long), OCTO_ERR_NOMEM.
+ * (path too long), OCTO_ERR_NOMEM, OCTO_ERR_UNTRUSTED_DAEMON.
+ *
+ * Right after connecting, before anything is sent, the library asks the kernel who
+ * listens on the socket (SO_PEERCRED) and accepts only root, the caller's own effective
+ * uid, the uid of the user OCTO_DAEMON_USER ("octostored" unless configured otherwise;
+ * no uid when there is no such user) and the decimal uid in $OCTOSTORED_TRUSTED_UID
+ * (ignored when not a plain decimal uid, and in set-id programs).  The socket file's
+ * owner is not asked: whoever binds a path first owns that file.  Any other peer
+ * (someone squatting the path) gets the connection closed and OCTO_ERR_UNTRUSTED_DAEMON.
  */
 OCTO_API int octo_connect(const char *socket_path, int timeout_ms,
     struct octo_client **out);
+
+/*
+ * octo_connect(), also setting *peer_uid to the uid of the process that answered (-1
+ * when the connect failed before that was known), so that a caller can name it after
+ * OCTO_ERR_UNTRUSTED_DAEMON.
+ */
+OCTO_API int octo_connect_peer(const char *socket_path, int timeout_ms,
+    struct octo_client **out, long *peer_uid);
 
 /* The socket path octo_connect() uses for socket_path (NULL: environment, default). */
 OCTO_API const char *octo_socket_path(const char *socket_path);
