@@ -257,7 +257,9 @@ struct octo_acquire_result {
 	uint64_t	fencing_token;			/* acquired */
 	char		expires_at[OCTO_TIME_SIZE];	/* acquired, held */
 	int64_t		renew_after_ms;			/* acquired; -1 if absent */
-	char		holder_id[OCTO_ID_SIZE];	/* held */
+	/* held: "local:pid=P,uid=U" ("local:uid=U") for a holder on this daemon, else
+	 * the authority's holder id as in struct octo_lock_info */
+	char		holder_id[OCTO_ID_SIZE];
 	int64_t		retry_after_ms;			/* held, delayed; -1 if absent */
 	int		has_metadata;			/* metadata was not nil */
 	size_t		metadata_len;
@@ -348,7 +350,9 @@ OCTO_API int octo_renew(struct octo_client *c, const char *name, const char *lea
 struct octo_lock_info {
 	char		name[OCTO_NAME_SIZE];
 	int		held;			/* 1 held, 0 free or lost */
-	char		holder_id[OCTO_ID_SIZE];	/* "" when free */
+	/* The authority's holder id, "" when free: the server's (remote backend), or a
+	 * UUID for the daemon's session, or "previous-run" (local backend). */
+	char		holder_id[OCTO_ID_SIZE];
 	uint64_t	fencing_token;
 	char		expires_at[OCTO_TIME_SIZE];	/* "" when free */
 	int		has_metadata;
