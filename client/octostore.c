@@ -88,9 +88,7 @@ octo_socket_path(const char *socket_path)
 int
 octo_connect(const char *socket_path, int timeout_ms, struct octo_client **out)
 {
-	long uid;
-
-	return octo_connect_peer(socket_path, timeout_ms, out, &uid);
+	return octo_connect_peer(socket_path, timeout_ms, out, NULL);
 }
 
 /* Connect, check who answers, set up a client; *peer_uid is who answered. */
@@ -102,9 +100,12 @@ octo_connect_peer(const char *socket_path, int timeout_ms, struct octo_client **
 	struct timeval		 tv;
 	struct octo_client	*c;
 	const char		*path = octo_socket_path(socket_path);
+	long			 uid;
 	int			 fd, r, saved;
 
 	*out = NULL;
+	if (peer_uid == NULL)
+		peer_uid = &uid;
 	*peer_uid = -1;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;

@@ -82,7 +82,7 @@ OCTO_API int octo_connect(const char *socket_path, int timeout_ms,
 /*
  * octo_connect(), also setting *peer_uid to the uid of the process that answered (-1
  * when the connect failed before that was known), so that a caller can name it after
- * OCTO_ERR_UNTRUSTED_DAEMON.
+ * OCTO_ERR_UNTRUSTED_DAEMON.  peer_uid may be NULL.
  */
 OCTO_API int octo_connect_peer(const char *socket_path, int timeout_ms,
     struct octo_client **out, long *peer_uid);
