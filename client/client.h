@@ -96,6 +96,9 @@ void	 client_copy_text(char *, size_t, const char *, size_t);
 /* Set the reply limits: size bytes, and as many objects. */
 void	 client_set_limits(struct octo_client *, size_t);
 
+/* peer.c */
+int	 client_peer_check(int, long *);
+
 /* locks.c: mark the handles of lease_id lost. */
 void	 locks_mark_lost(struct octo_client *, const char *);
 

@@ -23,7 +23,8 @@
  *  69  daemon unavailable: cannot connect, or the connection was lost
  *  70  internal error, or a malformed or oversized reply from the daemon
  *  75  temporary failure: server unreachable, timeout, rate limited, busy
- *  77  permission denied or authentication failure
+ *  77  permission denied or authentication failure, or the socket is answered by an
+ *      untrusted process (untrusted_daemon; CMD of run is not started)
  */
 
 #define CTL_TIMEOUT_DEFAULT	30000	/* ms */
@@ -141,7 +142,8 @@ usage(FILE *f)
 "  69  daemon unavailable (cannot connect, or the connection was lost)\n"
 "  70  internal error, or a malformed or oversized reply from the daemon\n"
 "  75  temporary failure (server unreachable, timeout, rate limited): retry\n"
-"  77  permission denied or authentication failure\n", f);
+"  77  permission denied or authentication failure, or the socket is answered\n"
+"      by an untrusted process (untrusted_daemon)\n", f);
 }
 
 /* Complain about the command line. */
@@ -235,6 +237,7 @@ ctl_exit_status(int r)
 	case OCTO_ERR_UPSTREAM_INTERNAL:
 		return CTL_EXIT_TEMPFAIL;
 	case OCTO_ERR_PERMISSION_DENIED:
+	case OCTO_ERR_UNTRUSTED_DAEMON:
 	case OCTO_ERR_AUTHENTICATION_REQUIRED:
 	case OCTO_ERR_AUTHENTICATION_FAILED:
 	case OCTO_ERR_FORBIDDEN:
@@ -304,13 +307,23 @@ ctl_fail(struct octo_client *c, const char *cmd, int r)
 	return ctl_exit_status(r);
 }
 
-/* Report a failed connect, errno intact from octo_connect(); returns the exit status. */
+/*
+ * Report a failed connect, errno intact from octo_connect(); uid is the peer's, for
+ * untrusted_daemon.  Returns the exit status.
+ */
 static int
-ctl_connect_failed(const char *cmd, const char *path, int r)
+ctl_connect_failed(const char *cmd, const char *path, int r, long uid)
 {
 	char	msg[512];
 	int	saved = errno;
 
+	if (r == OCTO_ERR_UNTRUSTED_DAEMON) {
+		snprintf(msg, sizeof(msg), "refusing %s: it is answered by uid %ld, not by "
+		    "root, this user or the daemon user %s (see %s in octostorectl(1))",
+		    path, uid, OCTO_DAEMON_USER, OCTO_TRUSTED_UID_ENV);
+		ctl_report(cmd, octo_err_name(r), msg, NULL, -1, NULL, NULL);
+		return CTL_EXIT_NOPERM;
+	}
 	if (r == OCTO_ERR_SYSTEM)
 		snprintf(msg, sizeof(msg), "cannot connect to %s: %s", path,
 		    strerror(saved));
@@ -339,6 +352,7 @@ main(int argc, char **argv)
 	const char		*path;
 	unsigned		 used = 0;
 	size_t			 i;
+	long			 uid;
 	int			 ch, nargs, r, status, dd, nopt;
 
 	/*
@@ -452,8 +466,8 @@ main(int argc, char **argv)
 		return ctl_usage_error("--detach and --hold go together", NULL);
 
 	path = octo_socket_path(ctl_opts.socket);
-	if ((r = octo_connect(path, ctl_opts.timeout_ms, &c)) != OCTO_OK)
-		return ctl_connect_failed(cmd->name, path, r);
+	if ((r = octo_connect_peer(path, ctl_opts.timeout_ms, &c, &uid)) != OCTO_OK)
+		return ctl_connect_failed(cmd->name, path, r, uid);
 	status = cmd->fn(c, argv + optind + 1);
 	octo_close(c);
 	if (fflush(stdout) != 0) {

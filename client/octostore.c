@@ -88,13 +88,25 @@ octo_socket_path(const char *socket_path)
 int
 octo_connect(const char *socket_path, int timeout_ms, struct octo_client **out)
 {
+	return octo_connect_peer(socket_path, timeout_ms, out, NULL);
+}
+
+/* Connect, check who answers, set up a client; *peer_uid is who answered. */
+int
+octo_connect_peer(const char *socket_path, int timeout_ms, struct octo_client **out,
+    long *peer_uid)
+{
 	struct sockaddr_un	 sun;
 	struct timeval		 tv;
 	struct octo_client	*c;
 	const char		*path = octo_socket_path(socket_path);
+	long			 uid;
 	int			 fd, r, saved;
 
 	*out = NULL;
+	if (peer_uid == NULL)
+		peer_uid = &uid;
+	*peer_uid = -1;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (*path == '\0' || strlen(path) >= sizeof(sun.sun_path))
@@ -118,6 +130,9 @@ octo_connect(const char *socket_path, int timeout_ms, struct octo_client **out)
 		r = errno == EAGAIN ? OCTO_ERR_TIMEOUT : OCTO_ERR_SYSTEM;
 		goto fail;
 	}
+	/* A squatter on the path must not see even our first request. */
+	if ((r = client_peer_check(fd, peer_uid)) != OCTO_OK)
+		goto fail;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		r = OCTO_ERR_NOMEM;
 		goto fail;

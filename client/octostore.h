@@ -39,6 +39,14 @@ extern "C" {
 #ifndef OCTO_SOCKET_ENV
 #define OCTO_SOCKET_ENV		"OCTOSTORED_SOCKET"
 #endif
+/* The daemon's user (configure --with-daemon-user), trusted to answer the socket. */
+#ifndef OCTO_DAEMON_USER
+#define OCTO_DAEMON_USER	"octostored"
+#endif
+/* A decimal uid also trusted to answer the socket (tests, a daemon run by hand). */
+#ifndef OCTO_TRUSTED_UID_ENV
+#define OCTO_TRUSTED_UID_ENV	"OCTOSTORED_TRUSTED_UID"
+#endif
 
 /* Sizes of the fixed string fields below, each including its terminating NUL. */
 #define OCTO_NAME_SIZE		257	/* lock names: at most 256 bytes */
@@ -58,10 +66,26 @@ struct octo_client;
  * OCTO_DEFAULT_SOCKET.  timeout_ms bounds the connect and becomes the client's per-call
  * timeout (-1: wait forever).  Returns OCTO_OK and sets *out, or OCTO_ERR_SYSTEM with
  * errno (ENOENT, ECONNREFUSED, EACCES, ...), OCTO_ERR_TIMEOUT, OCTO_ERR_INVALID_ARGUMENT
- * (path too long), OCTO_ERR_NOMEM.
+ * (path too long), OCTO_ERR_NOMEM, OCTO_ERR_UNTRUSTED_DAEMON.
+ *
+ * Right after connecting, before anything is sent, the library asks the kernel who
+ * listens on the socket (SO_PEERCRED) and accepts only root, the caller's own effective
+ * uid, the uid of the user OCTO_DAEMON_USER ("octostored" unless configured otherwise;
+ * no uid when there is no such user) and the decimal uid in $OCTOSTORED_TRUSTED_UID
+ * (ignored when not a plain decimal uid, and in set-id programs).  The socket file's
+ * owner is not asked: whoever binds a path first owns that file.  Any other peer
+ * (someone squatting the path) gets the connection closed and OCTO_ERR_UNTRUSTED_DAEMON.
  */
 OCTO_API int octo_connect(const char *socket_path, int timeout_ms,
     struct octo_client **out);
+
+/*
+ * octo_connect(), also setting *peer_uid to the uid of the process that answered (-1
+ * when the connect failed before that was known), so that a caller can name it after
+ * OCTO_ERR_UNTRUSTED_DAEMON.  peer_uid may be NULL.
+ */
+OCTO_API int octo_connect_peer(const char *socket_path, int timeout_ms,
+    struct octo_client **out, long *peer_uid);
 
 /* The socket path octo_connect() uses for socket_path (NULL: environment, default). */
 OCTO_API const char *octo_socket_path(const char *socket_path);
@@ -252,7 +276,9 @@ struct octo_acquire_result {
 	uint64_t	fencing_token;			/* acquired */
 	char		expires_at[OCTO_TIME_SIZE];	/* acquired, held */
 	int64_t		renew_after_ms;			/* acquired; -1 if absent */
-	char		holder_id[OCTO_ID_SIZE];	/* held */
+	/* held: "local:pid=P,uid=U" ("local:uid=U") for a holder on this daemon, else
+	 * the authority's holder id as in struct octo_lock_info */
+	char		holder_id[OCTO_ID_SIZE];
 	int64_t		retry_after_ms;			/* held, delayed; -1 if absent */
 	int		has_metadata;			/* metadata was not nil */
 	size_t		metadata_len;
@@ -345,7 +371,9 @@ OCTO_API int octo_renew(struct octo_client *c, const char *name, const char *lea
 struct octo_lock_info {
 	char		name[OCTO_NAME_SIZE];
 	int		held;			/* 1 held, 0 free or lost */
-	char		holder_id[OCTO_ID_SIZE];	/* "" when free */
+	/* The authority's holder id, "" when free: the server's (remote backend), or a
+	 * UUID for the daemon's session, or "previous-run" (local backend). */
+	char		holder_id[OCTO_ID_SIZE];
 	uint64_t	fencing_token;
 	char		expires_at[OCTO_TIME_SIZE];	/* "" when free */
 	int		has_metadata;

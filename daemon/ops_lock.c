@@ -390,6 +390,11 @@ op_acquire(struct req *r, const msgpack_object *params)
 		req_error_param(r, "metadata", "%s", why);
 		goto out;
 	}
+	/* The same rule for both backends (issue 21): no control characters. */
+	if (md != NULL && !octo_proto_text_ok(md, mdlen)) {
+		req_error_param(r, "metadata", "must be text without control characters");
+		goto out;
+	}
 	memset(&a, 0, sizeof(a));
 	memcpy(a.name, c->name, c->name_len + 1);
 	a.ttl = ttl;

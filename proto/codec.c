@@ -285,6 +285,22 @@ octo_proto_get_bool(const msgpack_object *map, const char *key, int *out)
 	return OCTO_OK;
 }
 
+/* No C0, DEL or UTF-8 encoded C1 control character in s; see octo_proto.h. */
+int
+octo_proto_text_ok(const char *s, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return 0;
+		if (p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
+			return 0;
+	}
+	return 1;
+}
+
 /* Copy a counted string into a C string buffer. */
 int
 octo_proto_strcpy(char *dst, size_t dstsz, const char *s, size_t len)

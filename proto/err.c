@@ -42,6 +42,8 @@ static const struct err_text err_table[OCTO_ERR__MAX] = {
 	    OCTO_CLASS_LOCK_HELD),
 	E(OCTO_ERR_LEASE_LOST, "lease_lost", "lease lost", OCTO_CLASS_LOCK),
 	E(OCTO_ERR_CONFIG, "config_error", "invalid configuration", OCTO_CLASS_VALIDATION),
+	E(OCTO_ERR_UNTRUSTED_DAEMON, "untrusted_daemon",
+	    "the process answering the socket is not a trusted daemon", OCTO_CLASS_AUTH),
 	E(OCTO_ERR_AUTHENTICATION_REQUIRED, "authentication_required",
 	    "authentication required", OCTO_CLASS_AUTH),
 	E(OCTO_ERR_AUTHENTICATION_FAILED, "authentication_failed",

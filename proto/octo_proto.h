@@ -132,6 +132,13 @@ int octo_proto_get_int(const msgpack_object *map, const char *key,
     int64_t min, int64_t max, int64_t *out);
 int octo_proto_get_bool(const msgpack_object *map, const char *key, int *out);
 
+/*
+ * 1 when s[0..len) holds no control character: none of C0 (0x00-0x1f), DEL (0x7f) or,
+ * UTF-8 encoded, C1 (U+0080-U+009F).  Acquire metadata must pass it, with either
+ * backend.  It does not check that s is valid UTF-8.
+ */
+int octo_proto_text_ok(const char *s, size_t len);
+
 /* Copy a msgpack string object into a NUL-terminated buffer; OCTO_ERR_TOO_LARGE if it
  * does not fit, OCTO_ERR_INVALID_ARGUMENT if it holds a NUL byte. */
 int octo_proto_strcpy(char *dst, size_t dstsz, const char *s, size_t len);

@@ -41,6 +41,7 @@ enum octo_err {
 	OCTO_ERR_LOCK_HELD = 18,	/* held: the lock is held by someone else */
 	OCTO_ERR_LEASE_LOST = 19,	/* lease_lost */
 	OCTO_ERR_CONFIG = 20,		/* config_error */
+	OCTO_ERR_UNTRUSTED_DAEMON = 21,	/* untrusted_daemon: the socket's peer is not trusted */
 
 	/* Error codes of the OctoStore HTTP API, passed through unchanged. */
 	OCTO_ERR_AUTHENTICATION_REQUIRED = 40,

@@ -1355,6 +1355,35 @@ START_TEST(test_strcpy)
 }
 END_TEST
 
+/* Metadata text: every C0 byte, DEL and C1 (as UTF-8) is refused, the rest passes. */
+START_TEST(test_text_ok)
+{
+	static const char *const good[] = { "", "model=gpt-5 task=release-1842",
+	    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92", "\xc2\xa0", "~",
+	    "\xc3\x80" };
+	static const char *const bad[] = { "\t", "a\nb", "\r", "\x1b[31m", "x\x7f",
+	    "\xc2\x80", "\xc2\x9b" "2J", "end\xc2\x9f" };
+	char	buf[2];
+	size_t	i;
+	int	c;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		ck_assert_msg(octo_proto_text_ok(good[i], strlen(good[i])),
+		    "refused good[%zu]", i);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(!octo_proto_text_ok(bad[i], strlen(bad[i])),
+		    "accepted bad[%zu]", i);
+	for (c = 0; c < 0x20; c++) {
+		buf[0] = 'a';
+		buf[1] = (char)c;
+		ck_assert_msg(!octo_proto_text_ok(buf, 2), "accepted byte 0x%02x", c);
+	}
+	/* The length bounds the check: a byte past it is not looked at. */
+	ck_assert(octo_proto_text_ok("ab\n", 2));
+	ck_assert(octo_proto_text_ok("\xc2", 1));
+}
+END_TEST
+
 /* Every code defined in enum octo_err; keep in step with octostore_err.h. */
 static const int err_codes[] = {
 	OCTO_OK, OCTO_ERR_INTERNAL, OCTO_ERR_SYSTEM, OCTO_ERR_NOMEM, OCTO_ERR_PROTOCOL,
@@ -1362,7 +1391,7 @@ static const int err_codes[] = {
 	OCTO_ERR_UNAVAILABLE, OCTO_ERR_TIMEOUT, OCTO_ERR_BUSY, OCTO_ERR_PERMISSION_DENIED,
 	OCTO_ERR_NOT_OWNER, OCTO_ERR_BAD_UPSTREAM_RESPONSE, OCTO_ERR_UNSUPPORTED_VERSION,
 	OCTO_ERR_CLOSED, OCTO_ERR_AGAIN, OCTO_ERR_SHUTTING_DOWN, OCTO_ERR_LOCK_HELD,
-	OCTO_ERR_LEASE_LOST, OCTO_ERR_CONFIG,
+	OCTO_ERR_LEASE_LOST, OCTO_ERR_CONFIG, OCTO_ERR_UNTRUSTED_DAEMON,
 	OCTO_ERR_AUTHENTICATION_REQUIRED, OCTO_ERR_AUTHENTICATION_FAILED,
 	OCTO_ERR_FORBIDDEN, OCTO_ERR_INVALID_INPUT, OCTO_ERR_INVALID_TTL,
 	OCTO_ERR_INVALID_LOCK_NAME, OCTO_ERR_NOT_FOUND, OCTO_ERR_SESSION_EXPIRED,
@@ -1468,6 +1497,7 @@ proto_suite(void)
 	    (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
 	tcase_add_test(tc, test_getters);
 	tcase_add_test(tc, test_strcpy);
+	tcase_add_test(tc, test_text_ok);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("scan");
