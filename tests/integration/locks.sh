@@ -45,33 +45,27 @@ check "health --json: status, upstream map, base_url" \
     is 'd["status"] == "ok" and d["upstream"]["reachable"] is True and isinstance(d["base_url"], str)'
 
 # --- acquire: text, then JSON; the lease goes when the process exits
-run acquire t/one --ttl 30 --metadata "$(printf 'job\033[2J 1')"
+run acquire t/one --ttl 30 --metadata "job 1"
 check "acquire: exit 0" [ "$RC" -eq 0 ]
 check "acquire: text names the lock" has "acquired: t/one"
 check "acquire: a lease id and a fencing token" sh -c \
     'grep -Eq "^lease_id: [0-9a-f-]{36}$" "$1" && grep -Eq "^fencing_token: [1-9][0-9]*$" "$1"' \
     sh "$OCTO_TMP/out"
-check "acquire: metadata from the daemon shown escaped" has 'metadata: job\x1b[2J 1'
-check "acquire: no raw ESC in the output" sh -c '! grep -q "$(printf "\033")" "$1"' sh "$OCTO_TMP/out"
+check "acquire: metadata shown" has 'metadata: job 1'
 tok1=$(sed -n 's/^fencing_token: //p' "$OCTO_TMP/out")
 
-run --json acquire t/one --ttl 30 --metadata "$(printf 'job\033 2')"
+run --json acquire t/one --ttl 30 --metadata "job 2"
 check "acquire --json: exit 0, every field with its type" is \
     'd["status"] == "acquired" and d["name"] == "t/one" and len(d["lease_id"]) == 36 and
      isinstance(d["fencing_token"], int) and isinstance(d["expires_at"], str) and
-     isinstance(d["renew_after_ms"], int) and d["metadata"] == "job\x1b 2"'
+     isinstance(d["renew_after_ms"], int) and d["metadata"] == "job 2"'
 check "acquire --json: fencing token grew ($tok1 before)" is "d['fencing_token'] > $tok1"
 
-# --json output is ASCII: a C1 control (U+009B, CSI) and DEL arrive as \u escapes,
-# never as raw bytes a terminal would act on, and parse back to the same string.
-run --json acquire t/c1 --metadata "$(printf 'a\302\233b\177')"
-check "acquire --json with C1 and DEL in metadata: exit 0" [ "$RC" -eq 0 ]
-check "--json output holds no raw C2 9B or 7F byte" "$PY" -c \
-    'import sys; b = open(sys.argv[1], "rb").read(); sys.exit(b"\xc2\x9b" in b or b"\x7f" in b)' \
-    "$OCTO_TMP/out"
-check "--json output is printable ASCII only" sh -c \
-    '! LC_ALL=C grep -q "[^ -~]" "$1"' sh "$OCTO_TMP/out"
-check "--json metadata parses back to a, U+009B, b, DEL" is 'd["metadata"] == "a\x9bb\x7f"'
+# Control characters in metadata are refused before any backend sees them (exit 65);
+# metadata.sh covers each class.  What a server sends anyway is escaped: see the
+# remote part below.
+run acquire t/ctl --metadata "$(printf 'job\033[2J 1')"
+check "acquire with ESC in metadata: exit 65" [ "$RC" -eq 65 ]
 
 # --- another connection holds t/held
 mkfifo "$OCTO_TMP/hold.fifo"
@@ -234,6 +228,34 @@ st = {"name": "meta/big", "status": "held", "holder_id": "99999999-2222-4333-844
 json.dump({"status": 200, "count": 1, "path_prefix": "/locks/meta%2Fbig",
            "body": json.dumps(st)}, open(sys.argv[1], "w"))
 EOF
+	# Text a server sends with control characters in it (ESC, C1 CSI, DEL; another
+	# SDK may have set it): octostorectl escapes it in text and --json output.
+	"$PY" - "$OCTO_TMP/ctl.json" <<'EOF'
+import json, sys
+st = {"name": "meta/ctl", "status": "held", "holder_id": "99999999-2222-4333-8444-555555555555",
+      "fencing_token": 7, "expires_at": "2030-01-01T00:00:00Z",
+      "metadata": "job\x1b[2J a\x9bb\x7f"}
+json.dump({"status": 200, "count": 2, "path_prefix": "/locks/meta%2Fctl",
+           "body": json.dumps(st)}, open(sys.argv[1], "w"))
+EOF
+	if curl -sf -o /dev/null -d @"$OCTO_TMP/ctl.json" \
+	    "http://127.0.0.1:$(cat "$OCTO_TMP/port")/_fake/fault"; then
+		run status meta/ctl
+		check "remote: status, metadata from the server shown escaped" \
+		    has 'metadata: job\x1b[2J a\xc2\x9bb\x7f'
+		check "remote: status text holds no raw ESC" \
+		    sh -c '! grep -q "$(printf "\033")" "$1"' sh "$OCTO_TMP/out"
+		run --json status meta/ctl
+		check "remote: --json output holds no raw ESC, C2 9B or 7F byte" "$PY" -c \
+		    'import sys; b = open(sys.argv[1], "rb").read(); sys.exit(b"\x1b" in b or b"\xc2\x9b" in b or b"\x7f" in b)' \
+		    "$OCTO_TMP/out"
+		check "remote: --json output is printable ASCII only" sh -c \
+		    '! LC_ALL=C grep -q "[^ -~]" "$1"' sh "$OCTO_TMP/out"
+		check "remote: --json metadata parses back to ESC, U+009B and DEL" \
+		    is 'd["metadata"] == "job\x1b[2J a\x9bb\x7f"'
+	else
+		fail "octofake takes no raw fault body"
+	fi
 	if curl -sf -o /dev/null -d @"$OCTO_TMP/md.json" \
 	    "http://127.0.0.1:$(cat "$OCTO_TMP/port")/_fake/fault"; then
 		run --json status meta/big
