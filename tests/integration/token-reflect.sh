@@ -65,9 +65,11 @@ no_leak() {
 	    [ -z "$L" ]
 }
 
+mkdir "$T/state"
 cat >"$T/octostored.conf" <<EOF
 base_url = $U
 token_file = $T/daemon-tok
+state_dir = $T/state
 log_level = trace
 request_timeout = 3s
 EOF
