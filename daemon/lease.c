@@ -818,7 +818,6 @@ lease_acquire(struct req *r, const struct lease_args *a)
 {
 	struct lease	*ln;
 	struct waiter	*w;
-
 	char		 why[512];
 
 	if (lease_stopping) {

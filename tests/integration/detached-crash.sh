@@ -69,9 +69,15 @@ request_timeout = 2s
 EOF
 start_daemon --config "$T/octostored.conf"
 
+# A link planted where the temporary file goes is replaced, never written through.
+echo precious >"$T/victim"
+ln -s "$T/victim" "$T/state/remote-leases.tmp"
 as "$U1" acquire c/det --ttl 60 --detach --hold 600s
 LID=$(jqo .lease_id)
 check "$U1: detached acquire" [ "$RC $(jqo .status)" = "0 acquired" ]
+check "a symlink at remote-leases.tmp was not followed" \
+    sh -c "[ \"\$(cat '$T/victim')\" = precious ] && [ ! -L '$T/state/remote-leases' ] &&
+        [ ! -e '$T/state/remote-leases.tmp' ]"
 check "the lease is recorded in state_dir/remote-leases, mode 0600, with its uid" \
     sh -c "[ \"\$(stat -c %a '$T/state/remote-leases')\" = 600 ] &&
         grep -qx '$UID1 $LID c/det' '$T/state/remote-leases'"
