@@ -11,6 +11,7 @@
 
 #include "api.h"
 #include "octostore_err.h"
+#include "redact.h"
 
 #define BAD	OCTO_ERR_BAD_UPSTREAM_RESPONSE
 
@@ -371,9 +372,44 @@ api_renew_body_buf(char *buf, size_t size, const char *lease_id, size_t len, int
 	return n;
 }
 
-/* Parse body as one JSON object. */
+/*
+ * Replace every string in v that holds a piece of the token (redact.c) by REDACT_TEXT,
+ * keys aside; keep names a top-level member left alone (NULL: none).  Every answer
+ * passes here as it is decoded, so no field, used today or later, can hand the token
+ * on to a client or a log line; an id so replaced then fails its format check.
+ */
+static void
+api_redact(json_t *v, const char *keep)
+{
+	const char	*key;
+	json_t		*m;
+	size_t		 i;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		json_object_foreach(v, key, m) {
+			if (keep == NULL || strcmp(key, keep) != 0)
+				api_redact(m, NULL);
+		}
+		break;
+	case JSON_ARRAY:
+		json_array_foreach(v, i, m)
+			api_redact(m, NULL);
+		break;
+	case JSON_STRING:
+		if (redact_find(json_string_value(v), json_string_length(v))) {
+			explicit_bzero((char *)json_string_value(v), json_string_length(v));
+			json_string_set(v, REDACT_TEXT);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/* Parse body as one JSON object, redacted (but for the member keep). */
 static json_t *
-api_load(const char *body, size_t len)
+api_load(const char *body, size_t len, const char *keep)
 {
 	json_error_t	 jerr;
 	json_t		*root;
@@ -385,6 +421,8 @@ api_load(const char *body, size_t len)
 		json_decref(root);
 		return NULL;
 	}
+	if (root != NULL)
+		api_redact(root, keep);
 	return root;
 }
 
@@ -411,9 +449,27 @@ api_str(json_t *o, const char *key, int nullable, const char **out)
 	return api_strv(json_object_get(o, key), nullable, out);
 }
 
+/* True if s (len bytes) is a UUID: 8-4-4-4-12 hexadecimal digits. */
+int
+api_uuid_check(const char *s, size_t len)
+{
+	size_t	i;
+
+	if (s == NULL || len != API_UUID_LEN)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (strchr("0123456789abcdefABCDEF", s[i]) == NULL || s[i] == '\0')
+			return 0;
+	}
+	return 1;
+}
+
 /*
- * Required id field (lease_id, holder_id): a string of 1 to API_LEASE_ID_MAX bytes, the
- * most a lease id may be when it goes back in a request and what liboctostore keeps.
+ * Required id field (lease_id, holder_id): the OpenAPI document makes every id a UUID,
+ * and anything else (a redacted token among them) breaks the contract.
  */
 static int
 api_id(json_t *o, const char *key, int nullable, const char **out)
@@ -422,10 +478,18 @@ api_id(json_t *o, const char *key, int nullable, const char **out)
 
 	if (api_strv(v, nullable, out) != OCTO_OK)
 		return BAD;
-	if (*out != NULL && (json_string_length(v) == 0 ||
-	    json_string_length(v) > API_LEASE_ID_MAX))
+	if (*out != NULL && !api_uuid_check(*out, json_string_length(v)))
 		return BAD;
 	return OCTO_OK;
+}
+
+/* True if s is a request id as the OpenAPI document gives it: req_ and 32 hex digits. */
+static int
+api_request_id_check(const char *s)
+{
+	return strncmp(s, "req_", 4) == 0 &&
+	    strspn(s + 4, "0123456789abcdef") == API_REQUEST_ID_LEN - 4 &&
+	    s[API_REQUEST_ID_LEN] == '\0';
 }
 
 /* Required integer field within [min, max]. */
@@ -476,7 +540,7 @@ api_parse_error(const char *body, size_t len, struct api_error *out)
 
 	memset(out, 0, sizeof *out);
 	memset(&e, 0, sizeof e);
-	if ((e.root = api_load(body, len)) == NULL)
+	if ((e.root = api_load(body, len, NULL)) == NULL)
 		return BAD;
 	if (api_str(e.root, "error", 0, &e.error) != OCTO_OK ||
 	    api_str(e.root, "code", 0, &e.code_name) != OCTO_OK ||
@@ -485,6 +549,9 @@ api_parse_error(const char *body, size_t len, struct api_error *out)
 	    api_opt_int(e.root, "retry_after_ms", 0, INT64_MAX, &e.retry_after_ms) != OCTO_OK ||
 	    *e.code_name == '\0')
 		goto bad;
+	/* Only a correlation id: one out of its format is dropped, not the error. */
+	if (!api_request_id_check(e.request_id))
+		e.request_id = NULL;
 
 	/* Only the server's own codes pass through; anything else is "other". */
 	code = octo_err_from_name(e.code_name, strlen(e.code_name));
@@ -507,7 +574,7 @@ api_parse_acquire(const char *body, size_t len, struct api_acquire *out)
 
 	memset(out, 0, sizeof *out);
 	memset(&a, 0, sizeof a);
-	if ((a.root = api_load(body, len)) == NULL)
+	if ((a.root = api_load(body, len, NULL)) == NULL)
 		return BAD;
 	if (api_str(a.root, "status", 0, &status) != OCTO_OK)
 		goto bad;
@@ -567,7 +634,7 @@ api_parse_renew(const char *body, size_t len, struct api_renew *out)
 
 	memset(out, 0, sizeof *out);
 	memset(&r, 0, sizeof r);
-	if ((r.root = api_load(body, len)) == NULL)
+	if ((r.root = api_load(body, len, NULL)) == NULL)
 		return BAD;
 	if (api_id(r.root, "lease_id", 0, &r.lease_id) != OCTO_OK ||
 	    api_str(r.root, "expires_at", 0, &r.expires_at) != OCTO_OK ||
@@ -611,7 +678,7 @@ api_parse_lock_status(const char *body, size_t len, struct api_lock_status *out)
 
 	memset(out, 0, sizeof *out);
 	memset(&s, 0, sizeof s);
-	if ((s.root = api_load(body, len)) == NULL)
+	if ((s.root = api_load(body, len, NULL)) == NULL)
 		return BAD;
 	if (api_lock_status_fill(s.root, &s) != OCTO_OK) {
 		json_decref(s.root);
@@ -631,7 +698,7 @@ api_parse_list(const char *body, size_t len, struct api_list *out)
 
 	memset(out, 0, sizeof *out);
 	memset(&l, 0, sizeof l);
-	if ((l.root = api_load(body, len)) == NULL)
+	if ((l.root = api_load(body, len, NULL)) == NULL)
 		return BAD;
 	arr = json_object_get(l.root, "locks");
 	if (arr == NULL || !json_is_array(arr) ||
@@ -657,6 +724,36 @@ bad:
 	return BAD;
 }
 
+/* Parse a CreateSessionResponse (create) or a KeepAliveResponse. */
+int
+api_parse_session(const char *body, size_t len, int create, struct api_session *out)
+{
+	struct api_session	 ss;
+	json_t			*v;
+	int64_t			 secs;
+
+	memset(out, 0, sizeof *out);
+	memset(&ss, 0, sizeof ss);
+	if ((ss.root = api_load(body, len, NULL)) == NULL)
+		return BAD;
+	/* The id goes into URL paths: api_id holds it to a UUID's characters. */
+	if (api_id(ss.root, "session_id", 0, &ss.session_id) != OCTO_OK ||
+	    api_str(ss.root, "expires_at", 0, &ss.expires_at) != OCTO_OK)
+		goto bad;
+	if (create) {
+		v = json_object_get(ss.root, "keepalive_interval_secs");
+		if (v == NULL || api_int(ss.root, "keepalive_interval_secs", 1, 86400,
+		    &secs) != OCTO_OK)
+			goto bad;
+		ss.keepalive_ms = secs * 1000;
+	}
+	*out = ss;
+	return OCTO_OK;
+bad:
+	json_decref(ss.root);
+	return BAD;
+}
+
 /* Parse a HealthStatus. */
 int
 api_parse_health(const char *body, size_t len, struct api_health *out)
@@ -665,7 +762,7 @@ api_parse_health(const char *body, size_t len, struct api_health *out)
 
 	memset(out, 0, sizeof *out);
 	memset(&h, 0, sizeof h);
-	if ((h.root = api_load(body, len)) == NULL)
+	if ((h.root = api_load(body, len, NULL)) == NULL)
 		return BAD;
 	if (api_str(h.root, "status", 0, &h.status) != OCTO_OK ||
 	    api_str(h.root, "storage", 0, &h.storage) != OCTO_OK ||
@@ -753,7 +850,8 @@ api_parse_token(const char *body, size_t len, struct api_token *out)
 
 	memset(out, 0, sizeof *out);
 	memset(&t, 0, sizeof t);
-	if ((t.root = api_load(body, len)) == NULL)
+	/* The new token itself is kept: it may well share a piece with the old one. */
+	if ((t.root = api_load(body, len, "token")) == NULL)
 		return BAD;
 	if (api_str(t.root, "token", 0, &t.token) != OCTO_OK ||
 	    api_str(t.root, "user_id", 0, &t.user_id) != OCTO_OK ||
@@ -810,6 +908,14 @@ api_list_free(struct api_list *l)
 	free(l->locks);
 	json_decref(l->root);
 	memset(l, 0, sizeof *l);
+}
+
+/* Free a session answer. */
+void
+api_session_free(struct api_session *ss)
+{
+	json_decref(ss->root);
+	memset(ss, 0, sizeof *ss);
 }
 
 /* Free a health answer. */

@@ -18,10 +18,14 @@
 #define API_PREFIX_MAX		256
 #define API_LEASE_ID_MAX	128
 #define API_TOKEN_MAX		4096
+#define API_UUID_LEN		36	/* lease_id, holder_id, session_id */
+#define API_REQUEST_ID_LEN	36	/* "req_" and 32 hexadecimal digits */
 
 /*
  * Parsed responses.  Strings point into root and live until the matching free call;
- * a nullable field that was null is NULL.  A parse function either fills the whole
+ * a nullable field that was null is NULL.  Every string that holds a piece of the
+ * token (redact.h) is REDACT_TEXT instead, the new token of api_token aside; ids are
+ * UUIDs, and an error's request_id is NULL unless it has its documented form.  A parse function either fills the whole
  * struct and returns OCTO_OK, or returns OCTO_ERR_BAD_UPSTREAM_RESPONSE (or
  * OCTO_ERR_NOMEM) and leaves it zeroed: never a half-filled result.
  */
@@ -77,6 +81,13 @@ struct api_list {
 	size_t		 n;
 	int64_t		 total;
 	const char	*prefix;	/* nullable */
+	json_t		*root;
+};
+
+struct api_session {
+	const char	*session_id;
+	const char	*expires_at;
+	int64_t		 keepalive_ms;	/* create only */
 	json_t		*root;
 };
 
@@ -148,6 +159,8 @@ int api_parse_release(const char *body, size_t len);
 int api_parse_renew(const char *body, size_t len, struct api_renew *out);
 int api_parse_lock_status(const char *body, size_t len, struct api_lock_status *out);
 int api_parse_list(const char *body, size_t len, struct api_list *out);
+int api_parse_session(const char *body, size_t len, int create,
+    struct api_session *out);
 int api_parse_health(const char *body, size_t len, struct api_health *out);
 int api_parse_token(const char *body, size_t len, struct api_token *out);
 
@@ -156,6 +169,7 @@ void api_acquire_free(struct api_acquire *);
 void api_renew_free(struct api_renew *);
 void api_lock_status_free(struct api_lock_status *);
 void api_list_free(struct api_list *);
+void api_session_free(struct api_session *);
 void api_health_free(struct api_health *);
 void api_token_free(struct api_token *);
 
@@ -168,6 +182,9 @@ int api_code_check(const char *s);
  * byte as \xNN; cut to fit buf (size > 0) and NUL-terminated.  Returns buf.
  */
 const char *api_escape(char *buf, size_t size, const char *s);
+
+/* True if s (len bytes) is a UUID (8-4-4-4-12 hexadecimal digits). */
+int api_uuid_check(const char *s, size_t len);
 
 /* True if s (len bytes) is a token we can put in a header: printable ASCII, no space. */
 int api_token_check(const char *s, size_t len);

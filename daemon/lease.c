@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "dispatch.h"
 #include "lease.h"
+#include "leasefile.h"
 #include "log.h"
 #include "nametab.h"
 #include "policy.h"
@@ -618,6 +619,8 @@ lease_done(struct lease *ln)
 	}
 	free(ln->metadata);
 	ln->metadata = NULL;
+	if (ln->detached && ln->lease_id[0] != '\0')
+		leasefile_del(ln->name, ln->lease_id);
 	ln->lease_id[0] = '\0';
 	ln->expires_at[0] = '\0';
 	ln->renew_again = 0;
@@ -672,6 +675,15 @@ lease_acquired(const struct backend_result *res, void *arg)
 		log_debug("lease acquired name=%s lease=%s token=%lld pid=%d uid=%u%s",
 		    ln->name, lease_short(ln), (long long)ln->fencing_token, (int)ln->pid,
 		    (unsigned)ln->uid, ln->detached ? " detached" : "");
+		/* Recorded before anyone hears of it, or given back (leasefile.c). */
+		if (ln->detached && leasefile_put(ln->name, ln->lease_id, ln->uid) != 0) {
+			if (ln->acq_req != NULL)
+				req_error(ln->acq_req, OCTO_ERR_SYSTEM, "cannot record the "
+				    "detached lease in state_dir; released");
+			ln->acq_req = NULL;
+			lease_release_start(ln);
+			return;
+		}
 		if (ln->acq_req != NULL) {
 			lease_reply_acquired(ln->acq_req, ln, res->renew_after_ms);
 			ln->acq_req = NULL;
@@ -806,9 +818,14 @@ lease_acquire(struct req *r, const struct lease_args *a)
 {
 	struct lease	*ln;
 	struct waiter	*w;
+	char		 why[512];
 
 	if (lease_stopping) {
 		req_error(r, OCTO_ERR_SHUTTING_DOWN, NULL);
+		return;
+	}
+	if (a->detach && !leasefile_ready(why, sizeof(why))) {
+		req_error(r, OCTO_ERR_CONFIG, "detached leases need a state_dir: %s", why);
 		return;
 	}
 	if ((ln = lease_find(a->name)) != NULL) {
@@ -869,7 +886,18 @@ lease_claim(struct req *r, const char *name, const char *lease_id, int *answered
 	struct lease *ln = lease_find(name);
 
 	*answered = 0;
-	if (ln == NULL || ln->state != L_HELD || strcmp(ln->lease_id, lease_id) != 0)
+	if (ln == NULL || strcmp(ln->lease_id, lease_id) != 0)
+		return NULL;
+	/*
+	 * A detached lease being released (its hold is over, or a previous daemon left
+	 * it, lease_recover) still belongs to its uid: others are refused, not forwarded.
+	 */
+	if (ln->state == L_RELEASING && ln->detached && !lease_may(ln, r)) {
+		*answered = 1;
+		req_error(r, OCTO_ERR_NOT_OWNER, "%s is held by another user", name);
+		return NULL;
+	}
+	if (ln->state != L_HELD)
 		return NULL;
 	*answered = 1;
 	if (!lease_may(ln, r)) {
@@ -1132,6 +1160,30 @@ lease_release_send(struct lease *ln)
 		lease_arm(ln->timer, policy_backoff(ln->attempt++, -1, policy_rand32()));
 	else
 		lease_done(ln);
+}
+
+/*
+ * A detached lease a previous daemon recorded and did not end (it crashed): nobody
+ * renews it now, and its owner is known only from the record, so it is released at
+ * once, as a clean stop would have; until that is over, only its uid (or root) may act
+ * on its id.  The server's TTL is not known: releases are retried for the longest.
+ */
+int
+lease_recover(const char *name, const char *lease_id, uid_t uid)
+{
+	struct lease *ln;
+
+	if (lease_find(name) != NULL || (ln = lease_new(name)) == NULL)
+		return -1;
+	snprintf(ln->lease_id, sizeof(ln->lease_id), "%s", lease_id);
+	ln->uid = uid;
+	ln->detached = 1;
+	ln->state = L_RELEASING;
+	ln->hard_mono = policy_mono_ms() + (int64_t)API_TTL_MAX * 1000;
+	log_info("lease name=%s lease=%s uid=%u: detached, left by a previous run; "
+	    "releasing it", ln->name, lease_short(ln), (unsigned)uid);
+	lease_release_send(ln);
+	return 0;
 }
 
 /* A client went away: its waits end, its leases are released at once. */

@@ -49,6 +49,9 @@ void lease_pack_local(msgpack_packer *pk, const char *name, int64_t upstream_tok
 /* True when (name, token) is a lease this daemon declared lost. */
 int lease_is_lost(const char *name, int64_t upstream_token);
 
+/* Release a detached lease a previous daemon recorded (leasefile.c): 0, or -1. */
+int lease_recover(const char *name, const char *lease_id, uid_t uid);
+
 /* Hooks: a client connection went away; the upstream session was lost. */
 void lease_conn_gone(struct conn *c);
 void lease_session_lost(const char *why);

@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "dispatch.h"
 #include "lease.h"
+#include "leasefile.h"
 #include "local.h"
 #include "log.h"
 #include "server.h"
@@ -306,6 +307,28 @@ main_stop(int sig)
 	main_drain_cb(-1, 0, NULL);
 }
 
+/* Remote backend: take state_dir and release the detached leases a crash left; 0 or -1. */
+static int
+main_recover(const struct config *cfg)
+{
+	struct leasefile_rec	*recs;
+	char			 err[PATH_MAX + 256];
+	size_t			 n, i;
+
+	if (leasefile_init(cfg->state_dir, &recs, &n, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (lease_recover(recs[i].name, recs[i].lease_id, recs[i].uid) != 0)
+			log_warn("cannot release name=%s left by a previous run", recs[i].name);
+	}
+	if (recs != NULL)
+		explicit_bzero(recs, n * sizeof(*recs));
+	free(recs);
+	return 0;
+}
+
 /* Signal events, delivered on the loop. */
 static void
 main_signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -409,6 +432,8 @@ main(int argc, char **argv)
 		goto out;
 	session_init(main_base, main_cfg.session_ttl_ms);
 	lease_init(main_base);
+	if (main_cfg.backend != CONFIG_BACKEND_LOCAL && main_recover(&main_cfg) != 0)
+		goto out;
 	afd = systemd_activation_fd();
 	if (server_start(main_base, &main_cfg, afd, err, sizeof(err)) != 0) {
 		log_error("%s", err);
@@ -445,6 +470,7 @@ out:
 	if (main_cfg.backend == CONFIG_BACKEND_LOCAL)
 		local_shutdown();
 	lease_free_all();
+	leasefile_close();
 	session_free();
 	token_wipe();
 	systemd_shutdown();

@@ -71,39 +71,6 @@ remote_classify(struct backend_result *br, long status)
 		br->lost = 1, br->transient = 0;
 }
 
-/* Session bodies: CreateSessionResponse and KeepAliveResponse (strict). */
-static int
-remote_parse_session(const char *body, size_t len, json_t **root, const char **id,
-    int64_t *keepalive_ms, int create)
-{
-	json_t *j, *v;
-
-	*root = NULL;
-	if ((j = json_loadb(body, len, 0, NULL)) == NULL || !json_is_object(j))
-		goto bad;
-	/* The id goes into URL paths: a UUID's characters only. */
-	v = json_object_get(j, "session_id");
-	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    json_string_length(v) > 64 ||
-	    strspn(json_string_value(v), "0123456789abcdefABCDEF-") != json_string_length(v))
-		goto bad;
-	*id = json_string_value(v);
-	if (!json_is_string(json_object_get(j, "expires_at")))
-		goto bad;
-	if (create) {
-		v = json_object_get(j, "keepalive_interval_secs");
-		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-		    json_integer_value(v) > 86400)
-			goto bad;
-		*keepalive_ms = json_integer_value(v) * 1000;
-	}
-	*root = j;
-	return OCTO_OK;
-bad:
-	json_decref(j);
-	return OCTO_ERR_BAD_UPSTREAM_RESPONSE;
-}
-
 /* A transfer finished: parse what the kind expects and report. */
 static void
 remote_done(const struct upstream_result *res, void *arg)
@@ -113,8 +80,8 @@ remote_done(const struct upstream_result *res, void *arg)
 	struct api_error	 ae;
 	struct api_acquire	 aq;
 	struct api_renew	 rn;
-	json_t			*sroot = NULL;
-	int			 have_ae = 0, have_aq = 0, have_rn = 0, ok;
+	struct api_session	 ss;
+	int			 have_ae = 0, have_aq = 0, have_rn = 0, have_ss = 0, ok;
 
 	memset(&br, 0, sizeof(br));
 	br.retry_after_ms = -1;
@@ -188,9 +155,12 @@ remote_done(const struct upstream_result *res, void *arg)
 		break;
 	case REMOTE_SESSION_CREATE:
 	case REMOTE_SESSION_KEEPALIVE:
-		if (remote_parse_session(res->body, res->len, &sroot, &br.session_id,
-		    &br.keepalive_ms, rc->kind == REMOTE_SESSION_CREATE) != OCTO_OK)
+		if (api_parse_session(res->body, res->len, rc->kind ==
+		    REMOTE_SESSION_CREATE, &ss) != OCTO_OK)
 			goto bad;
+		have_ss = 1;
+		br.session_id = ss.session_id;
+		br.keepalive_ms = ss.keepalive_ms;
 		break;
 	case REMOTE_SESSION_TERMINATE:
 		break;
@@ -209,7 +179,8 @@ report:
 		api_acquire_free(&aq);
 	if (have_rn)
 		api_renew_free(&rn);
-	json_decref(sroot);
+	if (have_ss)
+		api_session_free(&ss);
 	free(rc);
 }
 

@@ -15,6 +15,7 @@
 #include "api.h"
 #include "config.h"
 #include "log.h"
+#include "redact.h"
 #include "token.h"
 
 enum token_src {
@@ -32,6 +33,12 @@ enum token_src {
 static char		token_buf[TOKEN_BUF_SIZE] __attribute__((aligned(4096)));
 static int		token_protected;
 static size_t		token_len;
+/*
+ * The token the last change replaced: an answer to a transfer sent with it may still
+ * arrive and reflect it, so redact.c looks for both.  Protected like token_buf.
+ */
+static char		token_old[TOKEN_BUF_SIZE] __attribute__((aligned(4096)));
+static size_t		token_old_len;
 static enum token_src	token_src;
 static char		token_path[PATH_MAX];
 /*
@@ -164,23 +171,33 @@ token_protect(void)
 {
 	if (token_protected++)
 		return;
-	if (mlock(token_buf, sizeof(token_buf)) == -1)
+	if (mlock(token_buf, sizeof(token_buf)) == -1 ||
+	    mlock(token_old, sizeof(token_old)) == -1)
 		log_debug("token: mlock: %s", strerror(errno));
-	if (madvise(token_buf, sizeof(token_buf), MADV_DONTDUMP) == -1)
+	if (madvise(token_buf, sizeof(token_buf), MADV_DONTDUMP) == -1 ||
+	    madvise(token_old, sizeof(token_old), MADV_DONTDUMP) == -1)
 		log_debug("token: madvise(MADV_DONTDUMP): %s", strerror(errno));
 }
 
-/* Put tok in the buffer, wiping the previous token; a different token is a new generation. */
+/*
+ * Put tok in the buffer; a different token is a new generation, and the one it
+ * replaces becomes the previous token (wiping the one before).
+ */
 static void
 token_set(const char *tok, size_t len)
 {
 	token_protect();
-	if (len != token_len || memcmp(token_buf, tok, len) != 0)
+	if (len != token_len || memcmp(token_buf, tok, len) != 0) {
 		token_gen++;
+		explicit_bzero(token_old, sizeof(token_old));
+		memcpy(token_old, token_buf, token_len);
+		token_old_len = token_len;
+	}
 	explicit_bzero(token_buf, sizeof(token_buf));
 	memcpy(token_buf, tok, len);
 	token_buf[len] = '\0';
 	token_len = len;
+	redact_set(token_buf, token_len, token_old, token_old_len);
 }
 
 /* Load the token from the first source that exists. */
@@ -278,12 +295,15 @@ token_reload(void)
 	return 0;
 }
 
-/* Wipe the token. */
+/* Wipe the token, the previous one and redact.c's copies. */
 void
 token_wipe(void)
 {
 	explicit_bzero(token_buf, sizeof(token_buf));
 	token_len = 0;
+	explicit_bzero(token_old, sizeof(token_old));
+	token_old_len = 0;
+	redact_set(NULL, 0, NULL, 0);
 }
 
 /* The token, or NULL. */

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "log.h"
 #include "octostore_err.h"
+#include "redact.h"
 #include "token.h"
 #include "upstream.h"
 
@@ -663,6 +664,9 @@ upstream_deliver(struct xfer *x, CURLcode cr)
 			    OCTO_ERR_UNAVAILABLE;
 			res.errmsg = x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(cr);
 			up_reachable = 0;
+			/* libcurl may quote the server (a header, a certificate name). */
+			if (redact_find(res.errmsg, strlen(res.errmsg)))
+				res.errmsg = "transfer failed: " REDACT_TEXT;
 		}
 		upstream_note_xfer_error(x, res.errmsg);
 		log_info("upstream %s %.*s failed: %s", x->method, upstream_what_len(x),

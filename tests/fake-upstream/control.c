@@ -74,6 +74,7 @@ static uint64_t		 control_counts[FAKE_EP__MAX];
 static char		*control_big;
 static char		 control_ua[256];	/* last API request's User-Agent */
 static uint64_t		 control_no_length;	/* POSTs refused with 411 */
+static int		 control_reflect;	/* CONTROL_REFLECT_* */
 
 /* Prepare the oversize body once. */
 void
@@ -390,6 +391,39 @@ out:
 	json_decref(body);
 }
 
+/* The reflect mode, for http_reply. */
+int
+control_reflect_mode(void)
+{
+	return control_reflect;
+}
+
+/* POST /_fake/reflect {"mode": "whole" | "piece" | "off"}. */
+static void
+control_set_reflect(struct fake_req *fr)
+{
+	json_t		*body;
+	const char	*v;
+
+	if (http_body(fr, &body) != 0)
+		return;
+	if (http_get_string(fr, body, "mode", &v) != 0)
+		goto out;
+	if (v != NULL && strcmp(v, "whole") == 0)
+		control_reflect = CONTROL_REFLECT_WHOLE;
+	else if (v != NULL && strcmp(v, "piece") == 0)
+		control_reflect = CONTROL_REFLECT_PIECE;
+	else if (v != NULL && strcmp(v, "off") == 0)
+		control_reflect = CONTROL_REFLECT_OFF;
+	else {
+		http_reply_error(fr, 422, "invalid_input", "mode", -1);
+		goto out;
+	}
+	http_reply(fr, 200, json_pack("{s:b}", "ok", 1));
+out:
+	json_decref(body);
+}
+
 /* GET /_fake/stats. */
 static void
 control_stats(struct fake_req *fr)
@@ -448,6 +482,8 @@ control_dispatch(struct evhttp_request *req, const char *path)
 		control_expire(&fr, 1);
 	else if (post && strcmp(path, "/_fake/token_state") == 0)
 		control_token_state(&fr);
+	else if (post && strcmp(path, "/_fake/reflect") == 0)
+		control_set_reflect(&fr);
 	else if (!post && strcmp(path, "/_fake/stats") == 0)
 		control_stats(&fr);
 	else

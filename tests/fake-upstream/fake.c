@@ -62,6 +62,11 @@
  *   POST /_fake/expire  {"name":"a/b"}: expire that lease now (404 if free).
  *   POST /_fake/expire_session {"session_id":"..."}: expire it now (its
  *                       ephemeral locks are released); 404 if unknown.
+ *   POST /_fake/reflect {"mode":"whole"|"piece"|"off"}: a hostile server
+ *                       (issue 21): every string value of every answer to a
+ *                       request with an Authorization header gets the header
+ *                       ("whole") or an 8-byte piece of its token, a different
+ *                       one each time ("piece") appended; ids too.
  *   GET /_fake/stats    {"connections_accepted":N, "requests":{"health",
  *                       "acquire","release","renew","status","list",
  *                       "session_create","keepalive","session_status",

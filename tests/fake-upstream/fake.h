@@ -145,10 +145,16 @@ void	 control_user_agent(const char *);
 void	 control_length_required(void);
 int	 control_latency(struct fake_req *);
 int	 control_fault(struct fake_req *);
+int	 control_reflect_mode(void);
 void	 control_free(void);
 
 #define CONTROL_PASS	0	/* no fault: serve normally */
 #define CONTROL_DONE	1	/* replied: the caller frees the request */
 #define CONTROL_KEPT	2	/* control owns the request now */
+
+/* POST /_fake/reflect {"mode"}: answers carry the Authorization header back. */
+#define CONTROL_REFLECT_OFF	0
+#define CONTROL_REFLECT_WHOLE	1	/* "whole": the header, in every string */
+#define CONTROL_REFLECT_PIECE	2	/* "piece": 8 bytes of the token, in every string */
 
 #endif

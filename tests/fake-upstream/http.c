@@ -157,15 +157,65 @@ http_default_code(int status)
 	return "internal_error";
 }
 
+/*
+ * Reflect mode (issue 21): add the request's Authorization header (CONTROL_REFLECT_WHOLE)
+ * or an 8-byte piece of its token, a different one each time (CONTROL_REFLECT_PIECE), to
+ * every string value in v, as a hostile server or proxy would.
+ */
+static void
+http_reflect(json_t *v, const char *auth, int mode, size_t *k)
+{
+	const char	*key, *tok;
+	json_t		*m;
+	size_t		 i, tl;
+	char		*s;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		json_object_foreach(v, key, m)
+			http_reflect(m, auth, mode, k);
+		break;
+	case JSON_ARRAY:
+		json_array_foreach(v, i, m)
+			http_reflect(m, auth, mode, k);
+		break;
+	case JSON_STRING:
+		tok = strncmp(auth, "Bearer ", 7) == 0 ? auth + 7 : auth;
+		tl = strlen(tok);
+		if (mode == CONTROL_REFLECT_PIECE && tl < 8)
+			break;
+		if (mode == CONTROL_REFLECT_WHOLE) {
+			if (asprintf(&s, "%s %s", json_string_value(v), auth) == -1)
+				abort();
+		} else {
+			i = (*k)++ % (tl - 7);
+			if (asprintf(&s, "%s%.8s", json_string_value(v), tok + i) == -1)
+				abort();
+		}
+		json_string_set(v, s);
+		free(s);
+		break;
+	default:
+		break;
+	}
+}
+
 /* Send status with body (stolen; NULL means no body) and X-Request-Id. */
 void
 http_reply(struct fake_req *fr, int status, json_t *body)
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(fr->req);
 	struct evbuffer		*out = evhttp_request_get_output_buffer(fr->req);
+	static size_t		 k;
+	const char		*auth;
 	char			*s;
+	int			 mode = control_reflect_mode();
 
 	evhttp_add_header(h, "X-Request-Id", fr->request_id);
+	auth = evhttp_find_header(evhttp_request_get_input_headers(fr->req),
+	    "Authorization");
+	if (body != NULL && mode != CONTROL_REFLECT_OFF && auth != NULL)
+		http_reflect(body, auth, mode, &k);
 	if (body != NULL) {
 		s = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
 		json_decref(body);

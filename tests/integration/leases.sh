@@ -40,9 +40,12 @@ if [ "$BACKEND" = remote ]; then
 	FAKE_PID=$!
 	poll_until 20 test -s "$T/port" || fail "octofake did not start"
 	U="http://127.0.0.1:$(cat "$T/port")"
+	# Detached leases are recorded in state_dir (issue 21).
+	mkdir "$T/state" || fail "mkdir"
 	cat >"$T/octostored.conf" <<EOF
 base_url = $U
 token_file = $T/daemon-tok
+state_dir = $T/state
 log_level = debug
 socket_mode = 0666
 session_ttl = 2s

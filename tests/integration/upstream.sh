@@ -49,9 +49,12 @@ ctl() {
 jqo() { printf '%s' "$OUT" | jq -r "$1"; }
 
 MAXC=4
+# Detached leases are recorded in state_dir (issue 21).
+mkdir "$T/state"
 cat >"$T/octostored.conf" <<EOF
 base_url = $U
 token_file = $T/daemon-tok
+state_dir = $T/state
 log_level = trace
 socket_mode = 0666
 # uid 65534 plays a non-admin client, uid 65533 a non-root admin; by default only root

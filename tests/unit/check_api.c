@@ -8,6 +8,7 @@
 
 #include "api.h"
 #include "octostore_err.h"
+#include "redact.h"
 
 #define BAD	OCTO_ERR_BAD_UPSTREAM_RESPONSE
 #define RID	"req_0123456789abcdef0123456789abcdef"
@@ -395,11 +396,11 @@ START_TEST(test_acquire)
 	ck_assert_ptr_null(a.metadata);
 	api_acquire_free(&a);
 
-	ck_assert_int_eq(PARSE(acquire, "{\"status\":\"held\",\"holder_id\":\"h-1\","
+	ck_assert_int_eq(PARSE(acquire, "{\"status\":\"held\",\"holder_id\":\"f756c399-166b-4d0a-bee2-ec133219fa3a\","
 	    "\"expires_at\":\"2026-01-01T00:00:00Z\",\"retry_after_ms\":1500,"
 	    "\"metadata\":\"job 7\"}", &a), OCTO_OK);
 	ck_assert_int_eq(a.status, API_HELD);
-	ck_assert_str_eq(a.holder_id, "h-1");
+	ck_assert_str_eq(a.holder_id, "f756c399-166b-4d0a-bee2-ec133219fa3a");
 	ck_assert_int_eq(a.retry_after_ms, 1500);
 	ck_assert_str_eq(a.metadata, "job 7");
 	ck_assert_ptr_null(a.lease_id);
@@ -416,60 +417,188 @@ START_TEST(test_acquire)
 }
 END_TEST
 
-/* Ids from the server: 1 to 128 bytes (API_LEASE_ID_MAX), else bad_upstream_response. */
-START_TEST(test_id_bounds)
+/* Ids from the server are UUIDs (issue 21): anything else is bad_upstream_response. */
+START_TEST(test_id_format)
 {
+	static const char *const good[] = {
+		"550e8400-e29b-41d4-a716-446655440000",
+		"550E8400-E29B-41D4-A716-446655440000",
+	};
+	static const char *const bad[] = {
+		"", "l", "h-1", "550e8400-e29b-41d4-a716-44665544000",
+		"550e8400-e29b-41d4-a716-4466554400000", "550e8400e29b-41d4-a716-4466554400000",
+		"550e8400-e29b-41d4-a716-44665544000g", "550e8400-e29b-41d4-a716+446655440000",
+		"550e8400-e29b-41d4-a716-44665544000\\u0000",
+		"iiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiii"
+		"iiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiii",
+	};
 	struct api_acquire	a;
 	struct api_renew	r;
 	struct api_lock_status	st;
-	char			id[API_LEASE_ID_MAX + 2], body[512];
+	struct api_session	ss;
+	char			body[512];
+	size_t			i;
 
-	memset(id, 'i', sizeof(id) - 1);
-	id[sizeof(id) - 1] = '\0';
-	/* 128 bytes are taken, 129 and 0 refused, in each place an id comes back. */
-	id[API_LEASE_ID_MAX] = '\0';
-	snprintf(body, sizeof(body), "{\"status\":\"acquired\",\"lease_id\":\"%s\","
-	    "\"fencing_token\":1,\"expires_at\":\"t\",\"renew_after_ms\":1,"
-	    "\"metadata\":null}", id);
-	ck_assert_int_eq(PARSE(acquire, body, &a), OCTO_OK);
-	ck_assert_uint_eq(strlen(a.lease_id), API_LEASE_ID_MAX);
-	api_acquire_free(&a);
-	snprintf(body, sizeof(body), "{\"status\":\"held\",\"holder_id\":\"%s\","
-	    "\"expires_at\":\"t\",\"retry_after_ms\":1,\"metadata\":null}", id);
-	ck_assert_int_eq(PARSE(acquire, body, &a), OCTO_OK);
-	api_acquire_free(&a);
-	snprintf(body, sizeof(body), "{\"lease_id\":\"%s\",\"expires_at\":\"t\","
-	    "\"renew_after_ms\":1}", id);
-	ck_assert_int_eq(PARSE(renew, body, &r), OCTO_OK);
-	api_renew_free(&r);
-	snprintf(body, sizeof(body), "{\"name\":\"n\",\"status\":\"held\",\"holder_id\":"
-	    "\"%s\",\"fencing_token\":1,\"expires_at\":\"t\",\"metadata\":null}", id);
-	ck_assert_int_eq(PARSE(lock_status, body, &st), OCTO_OK);
-	api_lock_status_free(&st);
-
-	id[API_LEASE_ID_MAX] = 'i';
-	snprintf(body, sizeof(body), "{\"status\":\"acquired\",\"lease_id\":\"%s\","
-	    "\"fencing_token\":1,\"expires_at\":\"t\",\"renew_after_ms\":1,"
-	    "\"metadata\":null}", id);
-	ck_assert_int_eq(PARSE(acquire, body, &a), BAD);
-	ck_assert(all_zero(&a, sizeof(a)));
-	snprintf(body, sizeof(body), "{\"status\":\"held\",\"holder_id\":\"%s\","
-	    "\"expires_at\":\"t\",\"retry_after_ms\":1,\"metadata\":null}", id);
-	ck_assert_int_eq(PARSE(acquire, body, &a), BAD);
-	snprintf(body, sizeof(body), "{\"lease_id\":\"%s\",\"expires_at\":\"t\","
-	    "\"renew_after_ms\":1}", id);
-	ck_assert_int_eq(PARSE(renew, body, &r), BAD);
-	snprintf(body, sizeof(body), "{\"name\":\"n\",\"status\":\"held\",\"holder_id\":"
-	    "\"%s\",\"fencing_token\":1,\"expires_at\":\"t\",\"metadata\":null}", id);
-	ck_assert_int_eq(PARSE(lock_status, body, &st), BAD);
-	ck_assert_int_eq(PARSE(renew, "{\"lease_id\":\"\",\"expires_at\":\"t\","
-	    "\"renew_after_ms\":1}", &r), BAD);
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(body, sizeof(body), "{\"status\":\"acquired\",\"lease_id\":\"%s\","
+		    "\"fencing_token\":1,\"expires_at\":\"t\",\"renew_after_ms\":1,"
+		    "\"metadata\":null}", good[i]);
+		ck_assert_int_eq(PARSE(acquire, body, &a), OCTO_OK);
+		api_acquire_free(&a);
+		snprintf(body, sizeof(body), "{\"session_id\":\"%s\",\"expires_at\":\"t\","
+		    "\"keepalive_interval_secs\":30}", good[i]);
+		ck_assert_int_eq(api_parse_session(body, strlen(body), 1, &ss), OCTO_OK);
+		ck_assert_str_eq(ss.session_id, good[i]);
+		ck_assert_int_eq(ss.keepalive_ms, 30000);
+		api_session_free(&ss);
+	}
+	/* Refused in each place an id comes back. */
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(body, sizeof(body), "{\"status\":\"acquired\",\"lease_id\":\"%s\","
+		    "\"fencing_token\":1,\"expires_at\":\"t\",\"renew_after_ms\":1,"
+		    "\"metadata\":null}", bad[i]);
+		ck_assert_msg(PARSE(acquire, body, &a) == BAD, "lease_id %s", bad[i]);
+		ck_assert(all_zero(&a, sizeof(a)));
+		snprintf(body, sizeof(body), "{\"status\":\"held\",\"holder_id\":\"%s\","
+		    "\"expires_at\":\"t\",\"retry_after_ms\":1,\"metadata\":null}", bad[i]);
+		ck_assert_msg(PARSE(acquire, body, &a) == BAD, "holder_id %s", bad[i]);
+		snprintf(body, sizeof(body), "{\"lease_id\":\"%s\",\"expires_at\":\"t\","
+		    "\"renew_after_ms\":1}", bad[i]);
+		ck_assert_int_eq(PARSE(renew, body, &r), BAD);
+		snprintf(body, sizeof(body), "{\"name\":\"n\",\"status\":\"held\","
+		    "\"holder_id\":\"%s\",\"fencing_token\":1,\"expires_at\":\"t\","
+		    "\"metadata\":null}", bad[i]);
+		ck_assert_int_eq(PARSE(lock_status, body, &st), BAD);
+		snprintf(body, sizeof(body), "{\"session_id\":\"%s\",\"expires_at\":\"t\"}",
+		    bad[i]);
+		ck_assert_int_eq(api_parse_session(body, strlen(body), 0, &ss), BAD);
+		ck_assert(all_zero(&ss, sizeof(ss)));
+	}
 	/* A free lock's holder stays null. */
 	ck_assert_int_eq(PARSE(lock_status, "{\"name\":\"n\",\"status\":\"free\","
 	    "\"holder_id\":null,\"fencing_token\":0,\"expires_at\":null,"
 	    "\"metadata\":null}", &st), OCTO_OK);
 	ck_assert_ptr_null(st.holder_id);
 	api_lock_status_free(&st);
+	/* A request id out of its documented form is dropped, the error kept. */
+	{
+		struct api_error e;
+
+		ck_assert_int_eq(PARSE(error, "{\"error\":\"x\",\"code\":\"not_found\","
+		    "\"details\":\"d\",\"request_id\":\"r\"}", &e), OCTO_OK);
+		ck_assert_int_eq(e.code, OCTO_ERR_NOT_FOUND);
+		ck_assert_ptr_null(e.request_id);
+		api_error_free(&e);
+		ck_assert_int_eq(PARSE(error, "{\"error\":\"x\",\"code\":\"not_found\","
+		    "\"details\":\"d\",\"request_id\":\"" RID "0\"}", &e), OCTO_OK);
+		ck_assert_ptr_null(e.request_id);
+		api_error_free(&e);
+	}
+}
+END_TEST
+
+#define SECRET	"s3cr3t-T0ken-abcdefghijklmnopqrstuvwxyz"
+#define OLD	"0ld-t0ken-ZYXWVUTSRQPONMLKJIHGFEDCBA"
+
+/* redact_find: any 8-byte piece of the current or previous token, nothing shorter. */
+START_TEST(test_redact_find)
+{
+	size_t	i, n = strlen(SECRET);
+	char	buf[64];
+
+	redact_set(SECRET, n, OLD, strlen(OLD));
+	for (i = 0; i + REDACT_WINDOW <= n; i++) {
+		snprintf(buf, sizeof(buf), "x%.8sy", SECRET + i);
+		ck_assert_msg(redact_find(buf, strlen(buf)), "piece at %zu", i);
+		/* 7 bytes are not a piece. */
+		snprintf(buf, sizeof(buf), "#%.7s#", SECRET + i);
+		ck_assert_msg(!redact_find(buf, strlen(buf)), "7 bytes at %zu", i);
+	}
+	ck_assert(redact_find(OLD + 5, 8));
+	ck_assert(redact_find("Bearer " SECRET, strlen("Bearer " SECRET)));
+	ck_assert(!redact_find("550e8400-e29b-41d4-a716-446655440000", 36));
+	ck_assert(!redact_find("", 0));
+	/* Rotation: the token before the previous one is forgotten. */
+	redact_set("n3w-t0ken-0123456789", 20, SECRET, n);
+	ck_assert(redact_find(SECRET + 3, 8));
+	ck_assert(!redact_find(OLD, strlen(OLD)));
+	/* A token shorter than the window is looked for whole. */
+	redact_set("abc12", 5, NULL, 0);
+	ck_assert(redact_find("xxabc12", 7));
+	ck_assert(!redact_find("xxabc1", 6));
+	redact_set(NULL, 0, NULL, 0);
+	ck_assert(!redact_find(SECRET, n));
+}
+END_TEST
+
+/* Every string of every answer that holds a piece of the token is redacted (issue 21). */
+START_TEST(test_redact_answers)
+{
+	struct api_error	e;
+	struct api_acquire	a;
+	struct api_lock_status	st;
+	struct api_list		l;
+	struct api_health	h;
+	struct api_token	t;
+	struct api_session	ss;
+	struct api_renew	r;
+
+	redact_set(SECRET, strlen(SECRET), OLD, strlen(OLD));
+	ck_assert_int_eq(PARSE(error, "{\"error\":\"Bearer " SECRET "\",\"code\":"
+	    "\"x0ken-abcdefghij\",\"details\":\"bad 0ld-t0ken-Z\",\"request_id\":"
+	    "\"req_" SECRET "\"}", &e), OCTO_OK);
+	ck_assert_str_eq(e.error, REDACT_TEXT);
+	ck_assert_str_eq(e.code_name, REDACT_TEXT);
+	ck_assert_int_eq(e.code, OCTO_ERR_UPSTREAM_OTHER);
+	ck_assert(!api_code_check(e.code_name));
+	ck_assert_str_eq(e.details, REDACT_TEXT);
+	ck_assert_ptr_null(e.request_id);
+	api_error_free(&e);
+	/* JSON escapes do not hide it. */
+	ck_assert_int_eq(PARSE(error, "{\"error\":\"\\u0073\\u0033cr3t-T0\",\"code\":"
+	    "\"c\",\"details\":\"ok\",\"request_id\":\"" RID "\"}", &e), OCTO_OK);
+	ck_assert_str_eq(e.error, REDACT_TEXT);
+	ck_assert_str_eq(e.details, "ok");
+	ck_assert_str_eq(e.request_id, RID);
+	api_error_free(&e);
+
+	ck_assert_int_eq(PARSE(acquire, "{\"status\":\"held\",\"holder_id\":"
+	    "\"f756c399-166b-4d0a-bee2-ec133219fa3a\",\"expires_at\":\"t" SECRET "\","
+	    "\"retry_after_ms\":1,\"metadata\":\"job -T0ken-ab\"}", &a), OCTO_OK);
+	ck_assert_str_eq(a.metadata, REDACT_TEXT);
+	ck_assert_str_eq(a.expires_at, REDACT_TEXT);
+	api_acquire_free(&a);
+	/* An id holding it is no id. */
+	ck_assert_int_eq(PARSE(acquire, "{\"status\":\"acquired\",\"lease_id\":\""
+	    SECRET "\",\"fencing_token\":1,\"expires_at\":\"t\",\"renew_after_ms\":1,"
+	    "\"metadata\":null}", &a), BAD);
+	ck_assert_int_eq(PARSE(renew, "{\"lease_id\":\"" OLD "\",\"expires_at\":\"t\","
+	    "\"renew_after_ms\":1}", &r), BAD);
+	ck_assert_int_eq(PARSE(lock_status, "{\"name\":\"n\",\"status\":\"held\","
+	    "\"holder_id\":\"" SECRET "\",\"fencing_token\":1,\"expires_at\":\"t\","
+	    "\"metadata\":null}", &st), BAD);
+	ck_assert_int_eq(api_parse_session("{\"session_id\":\"" SECRET "\","
+	    "\"expires_at\":\"t\"}", 50, 0, &ss), BAD);
+
+	ck_assert_int_eq(PARSE(list, "{\"locks\":[{\"name\":\"n" SECRET "\",\"status\":"
+	    "\"free\",\"holder_id\":null,\"fencing_token\":0,\"expires_at\":null,"
+	    "\"metadata\":\"" OLD "\",\"acl\":{\"x\":[\"" SECRET "\"]}}],\"total\":1,"
+	    "\"prefix\":\"p" SECRET "\"}", &l), OCTO_OK);
+	ck_assert_str_eq(l.locks[0].name, REDACT_TEXT);
+	ck_assert_str_eq(l.locks[0].metadata, REDACT_TEXT);
+	ck_assert_str_eq(l.prefix, REDACT_TEXT);
+	api_list_free(&l);
+	ck_assert_int_eq(PARSE(health, "{\"status\":\"" SECRET "\",\"storage\":"
+	    "\"ok\",\"db_size_bytes\":1}", &h), OCTO_OK);
+	ck_assert_str_eq(h.status, REDACT_TEXT);
+	api_health_free(&h);
+	/* A rotation's answer keeps its new token, and only that. */
+	ck_assert_int_eq(PARSE(token, "{\"token\":\"" SECRET "-2\",\"user_id\":\"u"
+	    SECRET "\",\"github_username\":\"g\",\"namespace\":null}", &t), OCTO_OK);
+	ck_assert_str_eq(t.token, SECRET "-2");
+	ck_assert_str_eq(t.user_id, REDACT_TEXT);
+	api_token_free(&t);
+	redact_set(NULL, 0, NULL, 0);
 }
 END_TEST
 
@@ -543,9 +672,9 @@ START_TEST(test_renew)
 {
 	struct api_renew r;
 
-	ck_assert_int_eq(PARSE(renew, "{\"lease_id\":\"l\",\"expires_at\":\"t\","
+	ck_assert_int_eq(PARSE(renew, "{\"lease_id\":\"550e8400-e29b-41d4-a716-446655440000\",\"expires_at\":\"t\","
 	    "\"renew_after_ms\":100,\"x\":true}", &r), OCTO_OK);
-	ck_assert_str_eq(r.lease_id, "l");
+	ck_assert_str_eq(r.lease_id, "550e8400-e29b-41d4-a716-446655440000");
 	ck_assert_str_eq(r.expires_at, "t");
 	ck_assert_int_eq(r.renew_after_ms, 100);
 	api_renew_free(&r);
@@ -562,7 +691,7 @@ END_TEST
 
 #define ST_FREE	"{\"name\":\"a/b\",\"status\":\"free\",\"holder_id\":null," \
 		"\"fencing_token\":3,\"expires_at\":null,\"metadata\":null}"
-#define ST_HELD	"{\"name\":\"c\",\"status\":\"held\",\"holder_id\":\"h\"," \
+#define ST_HELD	"{\"name\":\"c\",\"status\":\"held\",\"holder_id\":\"f756c399-166b-4d0a-bee2-ec133219fa3a\"," \
 		"\"fencing_token\":4,\"expires_at\":\"t\",\"metadata\":\"m\",\"acl\":null}"
 
 START_TEST(test_lock_status)
@@ -578,7 +707,7 @@ START_TEST(test_lock_status)
 	api_lock_status_free(&s);
 	ck_assert_int_eq(PARSE(lock_status, ST_HELD, &s), OCTO_OK);
 	ck_assert_int_eq(s.held, 1);
-	ck_assert_str_eq(s.holder_id, "h");
+	ck_assert_str_eq(s.holder_id, "f756c399-166b-4d0a-bee2-ec133219fa3a");
 	ck_assert_str_eq(s.metadata, "m");
 	api_lock_status_free(&s);
 
@@ -723,7 +852,9 @@ api_suite(void)
 	tcase_add_test(tc, test_error_invalid);
 	tcase_add_test(tc, test_acquire);
 	tcase_add_test(tc, test_acquire_invalid);
-	tcase_add_test(tc, test_id_bounds);
+	tcase_add_test(tc, test_id_format);
+	tcase_add_test(tc, test_redact_find);
+	tcase_add_test(tc, test_redact_answers);
 	tcase_add_test(tc, test_release);
 	tcase_add_test(tc, test_renew);
 	tcase_add_test(tc, test_lock_status);
