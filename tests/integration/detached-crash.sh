@@ -32,19 +32,7 @@ chmod 0711 "$T"
 TOK=tok-crash-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 printf '%s\n' "$TOK" >"$T/fake-tok"
 (umask 077 && printf '%s\n' "$TOK" >"$T/daemon-tok")
-"$FAKE" --token-file "$T/fake-tok" --port-file "$T/port" --verbose 2>"$T/fake.log" &
-FAKE_PID=$!
-i=0
-while [ ! -s "$T/port" ]; do
-	i=$((i + 1))
-	{ [ "$i" -le 400 ] && kill -0 "$FAKE_PID" 2>/dev/null; } || fail "octofake did not start"
-	sleep 0.05
-done
-U="http://127.0.0.1:$(cat "$T/port")"
-fake_post() {
-	curl -sS --noproxy '*' -X POST -H 'Content-Type: application/json' -d "$2" "$U$1" \
-	    >/dev/null
-}
+start_fake "$T/port" --token-file "$T/fake-tok" --verbose 2>"$T/fake.log"
 held_upstream() { [ "$(curl -sS --noproxy '*' "$U/_fake/stats" | jq .locks_held)" = "$1" ]; }
 # as USER ARGS...: octostorectl --json as USER; stdout in $OUT, exit status in $RC.
 as() {

@@ -123,6 +123,29 @@ stop_daemon() {
 	return "$rc"
 }
 
+# start_fake PORTFILE ARGS...: start the fake OctoStore server (octofake) with ARGS in the
+# background and wait (bounded) until it has written its port to PORTFILE; sets FAKE_PID
+# and U, its base URL.  Redirect its output at the call: start_fake F ... 2>"$T/fake.log".
+OCTOFAKE="$top_builddir/tests/fake-upstream/octofake"
+start_fake() {
+	local pf=$1 i=0
+	shift
+	"$OCTOFAKE" --port-file "$pf" "$@" &
+	FAKE_PID=$!
+	while [ ! -s "$pf" ]; do
+		i=$((i + 1))
+		{ [ "$i" -le 400 ] && kill -0 "$FAKE_PID" 2>/dev/null; } || fail "octofake did not start"
+		sleep 0.05
+	done
+	U="http://127.0.0.1:$(cat "$pf")"
+}
+# fake_get PATH / fake_post PATH JSON: the fake's control API at $U.
+fake_get() { curl -sS --noproxy '*' --max-time 5 "$U$1"; }
+fake_post() {
+	curl -sS --noproxy '*' --max-time 5 -X POST -H 'Content-Type: application/json' \
+	    -d "$2" "$U$1" >/dev/null
+}
+
 # poll_until SECONDS COMMAND...: run COMMAND every 20 ms until it succeeds (bounded).
 poll_until() {
 	local n=$(($1 * 50)) i=0

@@ -22,23 +22,9 @@ printf '%s\n' "$TOK1" >"$T/fake-tok1"
 printf '%s\n' "$TOK2" >"$T/fake-tok2"
 printf '%s\n' "$TOK1" >"$T/daemon-tok"
 
-"$FAKE" --token-file "$T/fake-tok1" --token-file "$T/fake-tok2" --port-file "$T/port" \
-    --verbose 2>"$T/fake.log" &
-FAKE_PID=$!
-i=0
-while [ ! -s "$T/port" ]; do
-	i=$((i + 1))
-	{ [ "$i" -le 400 ] && kill -0 "$FAKE_PID" 2>/dev/null; } || fail "octofake did not start"
-	sleep 0.05
-done
-U="http://127.0.0.1:$(cat "$T/port")"
+start_fake "$T/port" --token-file "$T/fake-tok1" --token-file "$T/fake-tok2" \
+    --verbose 2>"$T/fake.log"
 
-# fake_get PATH / fake_post PATH JSON: the fake's control API.
-fake_get() { curl -sS --noproxy '*' "$U$1"; }
-fake_post() {
-	curl -sS --noproxy '*' -X POST -H 'Content-Type: application/json' -d "$2" "$U$1" \
-	    >/dev/null
-}
 stat_of() { fake_get /_fake/stats | jq -r "$1"; }
 # ctl ARGS...: octostorectl --json; stdout in $OUT, exit status in $RC.
 ctl() {
