@@ -1,0 +1,640 @@
+"""OctoStoreClient: the blocking client, one connection shared by any number of threads.
+
+Calls are multiplexed by msgid.  There is no reader thread in the way of a call: the
+caller that finds nobody reading reads the socket itself and hands other callers' replies
+to them (leader/follower), so an uncontended call never passes between threads.  While a
+``lock()`` lease is held, a watcher thread reads when no caller does, so that a
+``lease_lost`` notification reaches the lease at once.
+"""
+import itertools
+import os
+import socket
+import threading
+import weakref
+from time import monotonic
+from typing import Any, Callable, Dict, List, Optional
+
+import msgpack
+
+from . import _models as M
+from . import _proto as P
+from ._errors import (ConnectionClosedError, LeaseLostError, LeaseNotCurrentError,
+                      LockHeldError, LockWaitTimeout, NotFoundError, OctoStoreError,
+                      ProtocolViolationError, RequestTimeoutError, ValidationError)
+
+_RCVTIMEO = 0.2     # seconds a blocked reader sleeps in the kernel before checking time
+_clients: "weakref.WeakSet[OctoStoreClient]" = weakref.WeakSet()
+_fork_hook = False
+
+
+def _pack(obj: Any) -> bytes:
+    try:
+        return msgpack.packb(obj, use_bin_type=True)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise ValidationError(f"cannot encode the request: {e}") from None
+
+
+def _timeval(sec: float) -> bytes:
+    import struct
+    s = int(sec)
+    return struct.pack("ll", s, max(int((sec - s) * 1e6), 1000 if s == 0 else 0))
+
+
+class _Call:
+    __slots__ = ("done", "error", "result", "event")
+
+    def __init__(self) -> None:
+        self.done = False
+        self.error: Optional[OctoStoreError] = None
+        self.result: Any = None
+        self.event: Optional[threading.Event] = None
+
+
+class _Conn:
+    """One connection: its socket, decoder and calls in flight."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.unpacker = msgpack.Unpacker(raw=False, max_buffer_size=P.MAX_REPLY_SIZE)
+        self.calls: Dict[int, _Call] = {}
+        self.abandoned: Dict[int, Optional[Callable[[Any, Any], None]]] = {}
+        self.ids = itertools.count(1)
+        self.wlock = threading.Lock()       # one writer at a time
+        self.rlock = threading.Lock()       # one reader at a time
+        self.mu = threading.Lock()          # sleepers, closing
+        self.sleepers: Dict[int, _Call] = {}
+        self.closed: Optional[OctoStoreError] = None
+        self.leases: Dict[str, "Lease"] = {}   # lease_id -> Lease of lock()
+        self.watcher: Optional[threading.Thread] = None
+        self.rcvtimeo = _RCVTIMEO
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(_RCVTIMEO))
+
+    def next_id(self) -> int:
+        while True:
+            i = next(self.ids) % P.MAX_MSGID
+            if i and i not in self.calls and i not in self.abandoned:
+                return i
+
+
+class Lease:
+    """A lock held through ``client.lock()``; the daemon renews it while it is held.
+
+    ``lost`` is a threading.Event set when the daemon reports the lease lost (or the
+    connection to the daemon breaks); ``lost_reason`` then says why.  ``check()`` raises
+    LeaseLostError once lost.  ``deadline`` is reserved for a holder-side deadline
+    (monotonic seconds, issue 19); it is None today and ``check()`` will honour it.
+    """
+    __slots__ = ("name", "lease_id", "fencing_token", "expires_at", "renew_after_ms",
+                 "metadata", "lost", "lost_reason", "on_lost", "deadline", "_released",
+                 "__weakref__")
+
+    def __init__(self, r: M.AcquireResult, on_lost: Optional[Callable[["Lease"], Any]]):
+        self.name: str = r.name
+        self.lease_id: str = r.lease_id
+        self.fencing_token: Optional[int] = r.fencing_token
+        self.expires_at: Optional[str] = r.expires_at
+        self.renew_after_ms: Optional[int] = r.renew_after_ms
+        self.metadata: Optional[str] = r.metadata
+        self.lost = threading.Event()
+        self.lost_reason: Optional[str] = None
+        self.on_lost = on_lost
+        self.deadline: Optional[float] = None
+        self._released = False
+
+    def check(self) -> None:
+        """Raise LeaseLostError if the lease is lost (or past its deadline)."""
+        if self.lost.is_set():
+            raise LeaseLostError(f"lease on {self.name} lost: {self.lost_reason}")
+        if self.deadline is not None and monotonic() >= self.deadline:
+            raise LeaseLostError(f"lease on {self.name} past its deadline")
+
+    def _lose(self, reason: str, callback: bool = True) -> None:
+        if self.lost.is_set() or self._released:
+            return
+        self.lost_reason = reason
+        self.lost.set()
+        if callback and self.on_lost is not None:
+            threading.Thread(target=self.on_lost, args=(self,), daemon=True).start()
+
+    def __repr__(self) -> str:
+        return (f"Lease(name={self.name!r}, lease_id={self.lease_id!r}, "
+                f"fencing_token={self.fencing_token!r}, lost={self.lost.is_set()})")
+
+
+class _LockContext:
+    """``with client.lock(name) as lease:`` acquires, and releases on exit."""
+
+    def __init__(self, client: "OctoStoreClient", kw: Dict[str, Any]) -> None:
+        self._client = client
+        self._kw = kw
+        self._lease: Optional[Lease] = None
+
+    def __enter__(self) -> Lease:
+        self._lease = self._client._acquire(make_lease=True, **self._kw)
+        return self._lease
+
+    def __exit__(self, et: Any, ev: Any, tb: Any) -> None:
+        lease, self._lease = self._lease, None
+        if lease is None:
+            return
+        try:
+            self._client._release_lease(lease)
+        except OctoStoreError:
+            if et is None and not lease.lost.is_set():
+                raise
+        if lease.lost.is_set() and et is None:
+            raise LeaseLostError(f"lease on {lease.name} was lost: {lease.lost_reason}")
+
+
+def _after_fork_in_child() -> None:
+    for c in list(_clients):
+        c._forget_after_fork()
+
+
+class OctoStoreClient:
+    """Blocking client of octostored with the OctoStore SDK's API.
+
+    ``socket`` defaults to $OCTOSTORED_SOCKET, then /run/octostored/octostored.sock;
+    ``timeout`` bounds each call (a blocking ``wait`` adds its own length).  There is no
+    token: the daemon holds it.  Safe to share between threads.  After ``os.fork()`` the
+    child closes its inherited copy of the connection and opens its own when first used;
+    leases held by the parent are lost to the child (``lost_reason`` "forked").
+    """
+
+    def __init__(self, socket: Optional[str] = None, *, timeout: float = 30.0) -> None:
+        global _fork_hook
+        self._path = P.socket_path(socket)
+        self._timeout = P.check_seconds("timeout", timeout) or 30.0
+        self._conn: Optional[_Conn] = None
+        self._mu = threading.Lock()
+        self._names = threading.Condition(self._mu)
+        self._claims: Dict[str, Optional[str]] = {}    # name -> lease_id (None: acquiring)
+        self._waits = threading.BoundedSemaphore(P.MAX_WAITS)
+        _clients.add(self)
+        if not _fork_hook:
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+            _fork_hook = True
+
+    # -- connection -------------------------------------------------------------------
+
+    def _get_conn(self) -> _Conn:
+        c = self._conn
+        if c is not None and c.closed is None:
+            return c
+        with self._mu:
+            c = self._conn
+            if c is None or c.closed is not None:
+                if c is not None:
+                    self._close_conn(c)
+                sock = P.connect_socket(self._path, self._timeout)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                                _timeval(self._timeout))
+                c = self._conn = _Conn(sock)
+            return c
+
+    def _close_conn(self, c: _Conn) -> None:
+        self._broken(c, ConnectionClosedError("client closed"), "closed")
+        with c.wlock:
+            with c.rlock:
+                c.sock.close()
+
+    def _broken(self, c: _Conn, err: OctoStoreError, reason: str = "connection_lost") -> None:
+        with c.mu:
+            if c.closed is not None:
+                return
+            c.closed = err
+            calls = list(c.calls.values())
+            c.calls.clear()
+            leases = list(c.leases.values())
+        try:
+            c.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        for call in calls:
+            call.error = type(err)(err.message, code=err.code)
+            call.done = True
+            if call.event is not None:
+                call.event.set()
+        for lease in leases:
+            lease._lose(reason)
+        with self._names:
+            for n, lid in list(self._claims.items()):
+                if lid is not None:
+                    del self._claims[n]
+            self._names.notify_all()
+
+    def _forget_after_fork(self) -> None:
+        c, self._conn = self._conn, None
+        self._mu = threading.Lock()
+        self._names = threading.Condition(self._mu)
+        self._claims = {}
+        self._waits = threading.BoundedSemaphore(P.MAX_WAITS)
+        if c is None:
+            return
+        try:
+            os.close(c.sock.detach())   # the parent's connection is the parent's
+        except OSError:
+            pass
+        for lease in c.leases.values():
+            lease._lose("forked", callback=False)
+
+    def close(self) -> None:
+        """Close the connection: the daemon releases every connection-bound lease."""
+        with self._mu:
+            c, self._conn = self._conn, None
+        if c is not None:
+            self._close_conn(c)
+
+    def __enter__(self) -> "OctoStoreClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- calls ------------------------------------------------------------------------
+
+    def call(self, method: str, params: Optional[Dict[str, Any]] = None, *,
+             timeout: Optional[float] = None) -> Dict[str, Any]:
+        """One raw msgpack-RPC call; the result map, or the error raised."""
+        return self._call(method, params, timeout)
+
+    def _call(self, method: str, params: Optional[Dict[str, Any]],
+              timeout: Optional[float] = None,
+              on_late: Optional[Callable[[Any, Any], None]] = None) -> Dict[str, Any]:
+        c = self._get_conn()
+        call = _Call()
+        with c.mu:
+            if c.closed is not None:
+                raise type(c.closed)(c.closed.message, code=c.closed.code)
+            msgid = c.next_id()
+            c.calls[msgid] = call
+        try:
+            data = _pack([0, msgid, method, [params] if params else []])
+            if len(data) > P.MAX_MESSAGE_SIZE:
+                raise ValidationError(f"request of {len(data)} bytes over the "
+                                      f"{P.MAX_MESSAGE_SIZE}-byte limit",
+                                      code="message_too_large")
+        except BaseException:
+            with c.mu:
+                c.calls.pop(msgid, None)
+            raise
+        try:
+            with c.wlock:
+                c.sock.sendall(data)
+        except OSError as e:
+            self._broken(c, ConnectionClosedError(f"send to octostored failed: {e}"))
+        deadline = monotonic() + (timeout if timeout is not None else self._timeout)
+        try:
+            self._wait(c, msgid, call, deadline)
+        except BaseException:
+            self._abandon(c, msgid, call, on_late)
+            raise
+        if call.error is not None:
+            raise call.error
+        return call.result
+
+    def _abandon(self, c: _Conn, msgid: int, call: _Call,
+                 on_late: Optional[Callable[[Any, Any], None]]) -> None:
+        with c.mu:
+            if c.calls.pop(msgid, None) is not None:
+                c.abandoned[msgid] = on_late
+                return
+        if call.done and on_late is not None and call.error is None:
+            on_late(None, call.result)
+
+    def _wait(self, c: _Conn, msgid: int, call: _Call, deadline: float) -> None:
+        while not call.done:
+            if c.rlock.acquire(False):
+                try:
+                    self._read(c, call, deadline)
+                finally:
+                    self._handoff(c)
+            else:
+                ev = call.event
+                if ev is None:
+                    ev = call.event = threading.Event()
+                with c.mu:
+                    ev.clear()
+                    if call.done:
+                        break
+                    if c.rlock.acquire(False):
+                        c.rlock.release()
+                        continue
+                    c.sleepers[msgid] = call
+                remaining = deadline - monotonic()
+                if remaining > 0:
+                    ev.wait(remaining)
+                with c.mu:
+                    c.sleepers.pop(msgid, None)
+            if not call.done and monotonic() >= deadline:
+                self._handoff(c, release=False)
+                raise RequestTimeoutError(f"no reply from octostored at {self._path} "
+                                          "within the timeout")
+
+    def _handoff(self, c: _Conn, release: bool = True) -> None:
+        """Give up reading; wake one sleeping caller to read in our place."""
+        with c.mu:
+            if release:
+                c.rlock.release()
+            elif c.rlock.locked():
+                return
+            for call in c.sleepers.values():
+                if not call.done and call.event is not None:
+                    call.event.set()
+                    break
+
+    def _read(self, c: _Conn, call: Optional[_Call], deadline: float,
+              once: bool = False) -> None:
+        """Read and dispatch until ``call`` is done or the deadline (the reader's job)."""
+        sock, unpacker = c.sock, c.unpacker
+        while c.closed is None and (call is None or not call.done):
+            if once:
+                try:
+                    data = sock.recv(262144, socket.MSG_DONTWAIT)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError as e:
+                    return self._broken(c, ConnectionClosedError(f"read failed: {e}"))
+            else:
+                remaining = deadline - monotonic()
+                if remaining <= 0:
+                    return
+                if remaining < c.rcvtimeo or c.rcvtimeo < _RCVTIMEO <= remaining:
+                    c.rcvtimeo = min(remaining, _RCVTIMEO)
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                                    _timeval(c.rcvtimeo))
+                try:
+                    data = sock.recv(262144)
+                except (BlockingIOError, InterruptedError, socket.timeout):
+                    continue
+                except OSError as e:
+                    return self._broken(c, ConnectionClosedError(f"read failed: {e}"))
+            if not data:
+                return self._broken(c, ConnectionClosedError(
+                    "octostored closed the connection"))
+            try:
+                unpacker.feed(data)
+                for msg in unpacker:
+                    self._dispatch(c, msg)
+            except OctoStoreError as e:
+                return self._broken(c, e)
+            except Exception as e:   # msgpack's errors: garbage, oversized, too deep
+                return self._broken(c, ProtocolViolationError(
+                    f"undecodable data from the peer: {type(e).__name__}: {e}"))
+
+    def _dispatch(self, c: _Conn, msg: Any) -> None:
+        if type(msg) is list and len(msg) == 4 and msg[0] == 1:
+            msgid, err, result = msg[1], msg[2], msg[3]
+            call = c.calls.pop(msgid, None) if type(msgid) is int else None
+            if call is None:
+                if msgid in c.abandoned:
+                    late = c.abandoned.pop(msgid)
+                    if late is not None:
+                        late(err, result)
+                    return
+                if msgid == 0 and err is not None:
+                    raise P.reply_error(err)
+                raise P.bad_message(msg)
+            if err is not None:
+                call.error = P.reply_error(err)
+            elif type(result) is dict:
+                call.result = result
+            else:
+                call.error = ProtocolViolationError(f"result is not a map: {result!r:.80}")
+            call.done = True
+            ev = call.event
+            if ev is not None:
+                ev.set()
+        elif type(msg) is list and len(msg) == 3 and msg[0] == 2:
+            self._notified(c, msg[1], msg[2])
+        else:
+            raise P.bad_message(msg)
+
+    def _notified(self, c: _Conn, method: Any, params: Any) -> None:
+        if method != "lease_lost":
+            return
+        p = params[0] if isinstance(params, list) and params else params
+        if not isinstance(p, dict):
+            return
+        lid, name = p.get("lease_id"), p.get("name")
+        reason = p.get("reason") if isinstance(p.get("reason"), str) else "lost"
+        lease = c.leases.get(lid) if isinstance(lid, str) else None
+        if lease is not None:
+            lease._lose(reason)
+        elif isinstance(name, str):
+            with self._names:
+                if self._claims.get(name) == lid:
+                    del self._claims[name]
+                    self._names.notify_all()
+
+    def _send_only(self, c: _Conn, method: str, params: Dict[str, Any]) -> None:
+        """Send a request whose reply nobody awaits (a late grant's release)."""
+        with c.mu:
+            msgid = c.next_id()
+            c.abandoned[msgid] = None
+        try:
+            with c.wlock:
+                c.sock.sendall(_pack([0, msgid, method, [params]]))
+        except OSError:
+            pass
+
+    # -- the watcher ------------------------------------------------------------------
+
+    def _watch(self, c: _Conn) -> None:
+        import select
+        poller = select.poll()
+        poller.register(c.sock.fileno(), select.POLLIN)
+        while True:
+            with c.mu:
+                if c.closed is not None or not c.leases:
+                    c.watcher = None
+                    return
+            if not poller.poll(1000):
+                continue
+            with c.rlock:
+                if c.closed is not None:
+                    continue
+                try:
+                    self._read(c, None, 0.0, once=True)
+                finally:
+                    pass
+            self._handoff(c, release=False)
+
+    def _start_watcher(self, c: _Conn) -> None:
+        with c.mu:
+            if c.watcher is not None or c.closed is not None:
+                return
+            t = c.watcher = threading.Thread(target=self._watch, args=(c,), daemon=True,
+                                             name="octostored-watcher")
+        t.start()
+
+    # -- one holder per name in this client ---------------------------------------------
+
+    def _claim(self, name: str, wait: Optional[float]) -> None:
+        deadline = monotonic() + wait if wait else None
+        with self._names:
+            while name in self._claims:
+                remaining = deadline - monotonic() if deadline is not None else 0
+                if remaining <= 0:
+                    if deadline is None:
+                        raise LockHeldError(
+                            holder_id=f"local:pid={os.getpid()},uid={os.geteuid()}",
+                            message=f"{name} is held through this client")
+                    raise LockWaitTimeout(f"{name}: still held after the wait")
+                self._names.wait(remaining)
+            self._claims[name] = None
+
+    def _unclaim(self, name: str, lease_id: Optional[str] = None) -> None:
+        with self._names:
+            if name in self._claims and (lease_id is None or
+                                         self._claims[name] in (None, lease_id)):
+                del self._claims[name]
+                self._names.notify()
+
+    def _acquire(self, name: str, ttl: int = 60, *, metadata: Optional[str] = None,
+                 wait: Optional[float] = None, lock_delay: Optional[int] = None,
+                 detach: bool = False, hold: Optional[float] = None,
+                 make_lease: bool = False,
+                 on_lost: Optional[Callable[[Lease], Any]] = None) -> Any:
+        params = P.acquire_params(name, ttl, metadata, wait, lock_delay, detach, hold)
+        t0 = monotonic()
+        self._claim(name, wait)
+        lease_id = None
+        try:
+            if wait:
+                left = max(wait - (monotonic() - t0), 0.0)
+                if not self._waits.acquire(timeout=left + self._timeout):
+                    raise LockWaitTimeout(f"{name}: no wait slot")
+                try:
+                    left = max(wait - (monotonic() - t0), 0.0)
+                    if left > 0:
+                        params["wait"] = left
+                    else:
+                        params.pop("wait", None)
+                    r = self._call("acquire", params, self._timeout + left,
+                                   on_late=self._late_release(name))
+                finally:
+                    self._waits.release()
+            else:
+                r = self._call("acquire", params, on_late=self._late_release(name))
+            res = M.acquire_result(P.acquired_or_raise(r))
+            lease_id = res.lease_id
+        finally:
+            if lease_id is None:
+                self._unclaim(name)
+        with self._names:
+            if self._claims.get(name, 0) is None:
+                self._claims[name] = lease_id
+        if not make_lease:
+            return res
+        lease = Lease(res, on_lost)
+        c = self._get_conn()
+        with c.mu:
+            c.leases[lease.lease_id] = lease
+        self._start_watcher(c)
+        return lease
+
+    def _late_release(self, name: str) -> Callable[[Any, Any], None]:
+        def late(err: Any, result: Any) -> None:
+            if err is None and isinstance(result, dict) and result.get("status") == "acquired":
+                c = self._conn
+                if c is not None and c.closed is None:
+                    self._send_only(c, "release", {"name": name,
+                                                   "lease_id": result.get("lease_id")})
+        return late
+
+    def _release_lease(self, lease: Lease) -> None:
+        c = self._conn
+        try:
+            if not lease.lost.is_set():
+                self.release_lock(lease.name, lease.lease_id)
+        finally:
+            lease._released = True
+            self._unclaim(lease.name, lease.lease_id)
+            if c is not None:
+                with c.mu:
+                    c.leases.pop(lease.lease_id, None)
+            if lease.lost.is_set() and c is not None and c.closed is None:
+                # The daemon declared it lost; tell it we are done (errors ignored).
+                self._send_only(c, "release", {"name": lease.name,
+                                               "lease_id": lease.lease_id})
+
+    # -- the SDK's methods --------------------------------------------------------------
+
+    def health(self) -> str:
+        """The service's status: "ok", "degraded" or "unavailable"."""
+        return str(self._call("health", None).get("status"))
+
+    def health_info(self) -> Dict[str, Any]:
+        """The whole health map (upstream view, base_url)."""
+        return self._call("health", None)
+
+    def ping(self, payload: Any = None) -> Any:
+        """Round trip to the daemon; returns the payload echoed."""
+        return self._call("ping", {"payload": payload} if payload is not None else None
+                          ).get("payload")
+
+    def hello(self, client: str = "octostored-python") -> Dict[str, Any]:
+        """Protocol handshake: the daemon's version, methods and limits."""
+        return self._call("hello", {"version": P.PROTOCOL_VERSION, "client": client})
+
+    def daemon_status(self) -> Dict[str, Any]:
+        """The daemon's own counters."""
+        return self._call("daemon_status", None)
+
+    def acquire_lock(self, name: str, ttl: int = 60, *, metadata: Optional[str] = None,
+                     wait: Optional[float] = None, lock_delay: Optional[int] = None,
+                     detach: bool = False, hold: Optional[float] = None) -> M.AcquireResult:
+        """Acquire ``name`` for ``ttl`` seconds; raise LockHeldError if someone has it.
+
+        ``wait`` (seconds) keeps trying that long; ``detach``/``hold`` make the lease
+        outlive this client for ``hold`` seconds; ``lock_delay`` sets a release delay.
+        """
+        return self._acquire(name, ttl, metadata=metadata, wait=wait, lock_delay=lock_delay,
+                             detach=detach, hold=hold)
+
+    def release_lock(self, name: str, lease_id: str) -> None:
+        """Release a lease."""
+        P.check_name(name)
+        P.check_lease_id(lease_id)
+        try:
+            self._call("release", {"name": name, "lease_id": lease_id})
+        except (LeaseLostError, LeaseNotCurrentError, NotFoundError):
+            self._unclaim(name, lease_id)
+            raise
+        self._unclaim(name, lease_id)
+
+    def renew_lock(self, name: str, lease_id: str, ttl: int = 60) -> M.RenewResult:
+        """Renew a lease with a new TTL (the daemon also renews on its own)."""
+        P.check_name(name)
+        P.check_lease_id(lease_id)
+        P.check_ttl(ttl)
+        return M.renew_result(self._call("renew", {"name": name, "lease_id": lease_id,
+                                                   "ttl": ttl}))
+
+    def get_lock_status(self, name: str) -> M.LockInfo:
+        """The lock's status."""
+        return M.lock_info(self._call("status", {"name": P.check_name(name)}))
+
+    def list_locks(self, prefix: Optional[str] = None) -> List[M.UserLock]:
+        """The user's locks, optionally only names starting with ``prefix``."""
+        if prefix is not None and not isinstance(prefix, str):
+            raise ValidationError("prefix: expected a string", param="prefix")
+        return M.user_locks(self._call("list", {"prefix": prefix} if prefix else None))
+
+    def rotate_token(self) -> M.TokenInfo:
+        """Have the daemon rotate its token (admin only); the token is never returned."""
+        return M.token_info(self._call("rotate_token", None))
+
+    def lock(self, name: str, ttl: int = 60, wait: Optional[float] = None,
+             metadata: Optional[str] = None, *, lock_delay: Optional[int] = None,
+             on_lost: Optional[Callable[[Lease], Any]] = None) -> _LockContext:
+        """``with client.lock(name) as lease:`` hold ``name`` for the block.
+
+        The daemon renews the lease; the block's exit releases it.  If the lease is lost,
+        ``lease.lost`` is set, ``on_lost(lease)`` runs (in its own thread), and leaving the
+        block raises LeaseLostError.
+        """
+        P.acquire_params(name, ttl, metadata, wait, lock_delay, False, None)
+        return _LockContext(self, dict(name=name, ttl=ttl, wait=wait, metadata=metadata,
+                                       lock_delay=lock_delay, on_lost=on_lost))
