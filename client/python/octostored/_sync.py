@@ -166,8 +166,8 @@ class OctoStoreClient:
         self._path = P.socket_path(socket)
         self._timeout = P.check_seconds("timeout", timeout) or 30.0
         self._conn: Optional[_Conn] = None
-        self._mu = threading.Lock()
-        self._names = threading.Condition(self._mu)
+        self._connlock = threading.Lock()
+        self._names = threading.Condition(threading.Lock())
         self._claims: Dict[str, Optional[str]] = {}    # name -> lease_id (None: acquiring)
         self._waits = threading.BoundedSemaphore(P.MAX_WAITS)
         _clients.add(self)
@@ -181,16 +181,18 @@ class OctoStoreClient:
         c = self._conn
         if c is not None and c.closed is None:
             return c
-        with self._mu:
+        old = None
+        with self._connlock:
             c = self._conn
             if c is None or c.closed is not None:
-                if c is not None:
-                    self._close_conn(c)
+                old = c
                 sock = P.connect_socket(self._path, self._timeout)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
                                 _timeval(self._timeout))
                 c = self._conn = _Conn(sock)
-            return c
+        if old is not None:
+            self._close_conn(old)
+        return c
 
     def _close_conn(self, c: _Conn) -> None:
         self._broken(c, ConnectionClosedError("client closed"), "closed")
@@ -225,8 +227,8 @@ class OctoStoreClient:
 
     def _forget_after_fork(self) -> None:
         c, self._conn = self._conn, None
-        self._mu = threading.Lock()
-        self._names = threading.Condition(self._mu)
+        self._connlock = threading.Lock()
+        self._names = threading.Condition(threading.Lock())
         self._claims = {}
         self._waits = threading.BoundedSemaphore(P.MAX_WAITS)
         if c is None:
@@ -240,7 +242,7 @@ class OctoStoreClient:
 
     def close(self) -> None:
         """Close the connection: the daemon releases every connection-bound lease."""
-        with self._mu:
+        with self._connlock:
             c, self._conn = self._conn, None
         if c is not None:
             self._close_conn(c)
@@ -423,7 +425,7 @@ class OctoStoreClient:
             lease._lose(reason)
         elif isinstance(name, str):
             with self._names:
-                if self._claims.get(name) == lid:
+                if lid is not None and self._claims.get(name) == lid:
                     del self._claims[name]
                     self._names.notify_all()
 
@@ -486,10 +488,9 @@ class OctoStoreClient:
 
     def _unclaim(self, name: str, lease_id: Optional[str] = None) -> None:
         with self._names:
-            if name in self._claims and (lease_id is None or
-                                         self._claims[name] in (None, lease_id)):
+            if name in self._claims and self._claims[name] == lease_id:
                 del self._claims[name]
-                self._names.notify()
+                self._names.notify_all()
 
     def _acquire(self, name: str, ttl: int = 60, *, metadata: Optional[str] = None,
                  wait: Optional[float] = None, lock_delay: Optional[int] = None,
