@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import octostored as o
 from octostored import _proto
 
-SETTINGS = dict(max_examples=60, deadline=None,
+SETTINGS = dict(max_examples=60, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 scalars = (st.none() | st.booleans() | st.integers(-(2 ** 63), 2 ** 64 - 1)
