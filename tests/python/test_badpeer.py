@@ -53,17 +53,19 @@ class BadPeer:
         if m == "garbage":
             s.sendall(b"\xc1\xc1\xc1\xc1")
         elif m == "oversized":
-            s.sendall(b"\xdb" + struct.pack(">I", 100 << 20))   # a 100 MiB str
+            # A 100 MiB string, sent on: the client's buffer stops at 16 MiB.
+            s.sendall(b"\xdb" + struct.pack(">I", 100 << 20))
             try:
                 for _ in range(300):                             # 19 MiB of it
                     s.sendall(b"x" * 65536)
             except OSError:
                 pass
         elif m == "endless":
-            s.sendall(msgpack.packb([1, msgid, None])[:-1] + b"\xdd\x00\xff\xff\xff")
+            # A reply whose result is an array of 2^31-1 nils: refused at its header.
+            s.sendall(msgpack.packb([1, msgid, None])[:-1] + b"\xdd\x7f\xff\xff\xff")
             chunk = b"\xc0" * 65536
             try:
-                for _ in range(400):                             # 26 MiB of nils
+                for _ in range(400):
                     s.sendall(chunk)
             except OSError:
                 pass

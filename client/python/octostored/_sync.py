@@ -6,13 +6,14 @@ to them (leader/follower), so an uncontended call never passes between threads. 
 ``lock()`` lease is held, a watcher thread reads when no caller does, so that a
 ``lease_lost`` notification reaches the lease at once.
 """
+from __future__ import annotations
+
 import itertools
 import os
 import socket
 import threading
 import weakref
 from time import monotonic
-from typing import Any, Callable, Dict, List, Optional
 
 import msgpack
 
@@ -21,6 +22,10 @@ from . import _proto as P
 from ._errors import (ConnectionClosedError, LeaseLostError, LeaseNotCurrentError,
                       LockHeldError, LockWaitTimeout, NotFoundError, OctoStoreError,
                       ProtocolViolationError, RequestTimeoutError, ValidationError)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing import at run time: it costs ~5 ms
+    from typing import Any, Callable, Dict, List, Optional
 
 _RCVTIMEO = 0.2     # seconds a blocked reader sleeps in the kernel before checking time
 _clients: "weakref.WeakSet[OctoStoreClient]" = weakref.WeakSet()
@@ -263,23 +268,22 @@ class OctoStoreClient:
     def _call(self, method: str, params: Optional[Dict[str, Any]],
               timeout: Optional[float] = None,
               on_late: Optional[Callable[[Any, Any], None]] = None) -> Dict[str, Any]:
-        c = self._get_conn()
-        call = _Call()
-        with c.mu:
-            if c.closed is not None:
-                raise type(c.closed)(c.closed.message, code=c.closed.code)
+        c = self._conn
+        if c is None or c.closed is not None:
+            c = self._get_conn()
+        msgid = next(c.ids) & 0xFFFFFFFF
+        calls = c.calls
+        if msgid == 0 or msgid in calls or msgid in c.abandoned:
             msgid = c.next_id()
-            c.calls[msgid] = call
-        try:
-            data = _pack([0, msgid, method, [params] if params else []])
-            if len(data) > P.MAX_MESSAGE_SIZE:
-                raise ValidationError(f"request of {len(data)} bytes over the "
-                                      f"{P.MAX_MESSAGE_SIZE}-byte limit",
-                                      code="message_too_large")
-        except BaseException:
-            with c.mu:
-                c.calls.pop(msgid, None)
-            raise
+        data = _pack([0, msgid, method, [params] if params else []])
+        if len(data) > P.MAX_MESSAGE_SIZE:
+            raise ValidationError(f"request of {len(data)} bytes over the "
+                                  f"{P.MAX_MESSAGE_SIZE}-byte limit", code="message_too_large")
+        call = _Call()
+        calls[msgid] = call
+        if c.closed is not None:    # _broken sets closed before it empties calls
+            calls.pop(msgid, None)
+            raise type(c.closed)(c.closed.message, code=c.closed.code)
         try:
             with c.wlock:
                 c.sock.sendall(data)
@@ -305,84 +309,88 @@ class OctoStoreClient:
             on_late(None, call.result)
 
     def _wait(self, c: _Conn, msgid: int, call: _Call, deadline: float) -> None:
+        rlock = c.rlock
         while not call.done:
-            if c.rlock.acquire(False):
+            if rlock.acquire(False):
                 try:
                     self._read(c, call, deadline)
                 finally:
-                    self._handoff(c)
+                    rlock.release()
+                    if c.sleepers:
+                        self._wake_one(c)
             else:
                 ev = call.event
                 if ev is None:
                     ev = call.event = threading.Event()
-                with c.mu:
-                    ev.clear()
-                    if call.done:
-                        break
-                    if c.rlock.acquire(False):
-                        c.rlock.release()
-                        continue
-                    c.sleepers[msgid] = call
-                remaining = deadline - monotonic()
-                if remaining > 0:
-                    ev.wait(remaining)
-                with c.mu:
-                    c.sleepers.pop(msgid, None)
+                ev.clear()
+                # Register, then try the reader's lock once more: a reader releases it
+                # before looking for sleepers, so one of the two sees the other.
+                c.sleepers[msgid] = call
+                if not call.done and rlock.acquire(False):
+                    del c.sleepers[msgid]
+                    rlock.release()
+                    continue
+                if not call.done:
+                    remaining = deadline - monotonic()
+                    if remaining > 0:
+                        ev.wait(remaining)
+                c.sleepers.pop(msgid, None)
             if not call.done and monotonic() >= deadline:
-                self._handoff(c, release=False)
+                if c.sleepers and not rlock.locked():
+                    self._wake_one(c)
                 raise RequestTimeoutError(f"no reply from octostored at {self._path} "
                                           "within the timeout")
 
-    def _handoff(self, c: _Conn, release: bool = True) -> None:
-        """Give up reading; wake one sleeping caller to read in our place."""
-        with c.mu:
-            if release:
-                c.rlock.release()
-            elif c.rlock.locked():
+    @staticmethod
+    def _wake_one(c: _Conn) -> None:
+        """Wake one sleeping caller to read in place of the one that left."""
+        for call in list(c.sleepers.values()):
+            if not call.done and call.event is not None:
+                call.event.set()
                 return
-            for call in c.sleepers.values():
-                if not call.done and call.event is not None:
-                    call.event.set()
-                    break
+
+    def _handoff(self, c: _Conn, release: bool = True) -> None:
+        if release:
+            c.rlock.release()
+        if c.sleepers and not c.rlock.locked():
+            self._wake_one(c)
 
     def _read(self, c: _Conn, call: Optional[_Call], deadline: float,
               once: bool = False) -> None:
         """Read and dispatch until ``call`` is done or the deadline (the reader's job)."""
-        sock, unpacker = c.sock, c.unpacker
+        sock, unpacker, dispatch = c.sock, c.unpacker, self._dispatch
+        if not once and deadline - monotonic() < c.rcvtimeo:
+            self._set_rcvtimeo(c, deadline)
         while c.closed is None and (call is None or not call.done):
-            if once:
-                try:
-                    data = sock.recv(262144, socket.MSG_DONTWAIT)
-                except (BlockingIOError, InterruptedError):
+            try:
+                data = sock.recv(262144, socket.MSG_DONTWAIT) if once else sock.recv(262144)
+            except (BlockingIOError, InterruptedError, socket.timeout):
+                if once or deadline - monotonic() <= 0:
                     return
-                except OSError as e:
-                    return self._broken(c, ConnectionClosedError(f"read failed: {e}"))
-            else:
-                remaining = deadline - monotonic()
-                if remaining <= 0:
-                    return
-                if remaining < c.rcvtimeo or c.rcvtimeo < _RCVTIMEO <= remaining:
-                    c.rcvtimeo = min(remaining, _RCVTIMEO)
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
-                                    _timeval(c.rcvtimeo))
-                try:
-                    data = sock.recv(262144)
-                except (BlockingIOError, InterruptedError, socket.timeout):
-                    continue
-                except OSError as e:
-                    return self._broken(c, ConnectionClosedError(f"read failed: {e}"))
+                self._set_rcvtimeo(c, deadline)
+                continue
+            except OSError as e:
+                return self._broken(c, ConnectionClosedError(f"read failed: {e}"))
             if not data:
                 return self._broken(c, ConnectionClosedError(
                     "octostored closed the connection"))
             try:
                 unpacker.feed(data)
                 for msg in unpacker:
-                    self._dispatch(c, msg)
+                    dispatch(c, msg)
             except OctoStoreError as e:
                 return self._broken(c, e)
             except Exception as e:   # msgpack's errors: garbage, oversized, too deep
                 return self._broken(c, ProtocolViolationError(
                     f"undecodable data from the peer: {type(e).__name__}: {e}"))
+
+    @staticmethod
+    def _set_rcvtimeo(c: _Conn, deadline: float) -> None:
+        """Let a blocked recv return by the deadline (at most _RCVTIMEO from now)."""
+        want = min(max(deadline - monotonic(), 0.001), _RCVTIMEO)
+        if abs(want - c.rcvtimeo) > 0.0005:
+            c.rcvtimeo = want
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(want))
 
     def _dispatch(self, c: _Conn, msg: Any) -> None:
         if type(msg) is list and len(msg) == 4 and msg[0] == 1:
@@ -456,10 +464,7 @@ class OctoStoreClient:
             with c.rlock:
                 if c.closed is not None:
                     continue
-                try:
-                    self._read(c, None, 0.0, once=True)
-                finally:
-                    pass
+                self._read(c, None, 0.0, once=True)
             self._handoff(c, release=False)
 
     def _start_watcher(self, c: _Conn) -> None:
