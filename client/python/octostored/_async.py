@@ -27,9 +27,14 @@ _clients: "weakref.WeakSet[AsyncOctoStoreClient]" = weakref.WeakSet()
 _fork_hook = False
 
 
+# One Packer for all: pack() runs in C under the GIL from start to end for the plain
+# types it accepts (no default= hook), and resets its buffer on error.
+_packb = msgpack.Packer(use_bin_type=True).pack
+
+
 def _pack(obj: Any) -> bytes:
     try:
-        return msgpack.packb(obj, use_bin_type=True)
+        return _packb(obj)
     except (TypeError, ValueError, OverflowError) as e:
         raise ValidationError(f"cannot encode the request: {e}") from None
 

@@ -13,6 +13,7 @@ import os
 import socket
 import threading
 import weakref
+from _thread import allocate_lock as _allocate_lock
 from time import monotonic
 
 import msgpack
@@ -32,9 +33,14 @@ _clients: "weakref.WeakSet[OctoStoreClient]" = weakref.WeakSet()
 _fork_hook = False
 
 
+# One Packer for all: pack() runs in C under the GIL from start to end for the plain
+# types it accepts (no default= hook), and resets its buffer on error.
+_packb = msgpack.Packer(use_bin_type=True).pack
+
+
 def _pack(obj: Any) -> bytes:
     try:
-        return msgpack.packb(obj, use_bin_type=True)
+        return _packb(obj)
     except (TypeError, ValueError, OverflowError) as e:
         raise ValidationError(f"cannot encode the request: {e}") from None
 
@@ -46,13 +52,24 @@ def _timeval(sec: float) -> bytes:
 
 
 class _Call:
-    __slots__ = ("done", "error", "result", "event")
+    """One call in flight.  ``park`` is a lock its caller sleeps on (held while armed;
+    released once to wake it): far cheaper than a threading.Event."""
+    __slots__ = ("done", "error", "result", "park")
 
     def __init__(self) -> None:
         self.done = False
         self.error: Optional[OctoStoreError] = None
         self.result: Any = None
-        self.event: Optional[threading.Event] = None
+        self.park: Any = None
+
+
+def _unpark(call: _Call) -> None:
+    p = call.park
+    if p is not None:
+        try:
+            p.release()
+        except RuntimeError:    # already woken, not yet asleep again
+            pass
 
 
 class _Conn:
@@ -72,6 +89,8 @@ class _Conn:
         self.leases: Dict[str, "Lease"] = {}   # lease_id -> Lease of lock()
         self.watcher: Optional[threading.Thread] = None
         self.rcvtimeo = _RCVTIMEO
+        self.buf = bytearray(65536)          # the reader's, under rlock
+        self.view = memoryview(self.buf)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(_RCVTIMEO))
 
     def next_id(self) -> int:
@@ -220,8 +239,7 @@ class OctoStoreClient:
         for call in calls:
             call.error = type(err)(err.message, code=err.code)
             call.done = True
-            if call.event is not None:
-                call.event.set()
+            _unpark(call)
         for lease in leases:
             lease._lose(reason)
         with self._names:
@@ -319,10 +337,10 @@ class OctoStoreClient:
                     if c.sleepers:
                         self._wake_one(c)
             else:
-                ev = call.event
-                if ev is None:
-                    ev = call.event = threading.Event()
-                ev.clear()
+                p = call.park
+                if p is None:
+                    p = call.park = _allocate_lock()
+                    p.acquire()
                 # Register, then try the reader's lock once more: a reader releases it
                 # before looking for sleepers, so one of the two sees the other.
                 c.sleepers[msgid] = call
@@ -333,7 +351,7 @@ class OctoStoreClient:
                 if not call.done:
                     remaining = deadline - monotonic()
                     if remaining > 0:
-                        ev.wait(remaining)
+                        p.acquire(True, remaining)
                 c.sleepers.pop(msgid, None)
             if not call.done and monotonic() >= deadline:
                 if c.sleepers and not rlock.locked():
@@ -345,8 +363,8 @@ class OctoStoreClient:
     def _wake_one(c: _Conn) -> None:
         """Wake one sleeping caller to read in place of the one that left."""
         for call in list(c.sleepers.values()):
-            if not call.done and call.event is not None:
-                call.event.set()
+            if not call.done and call.park is not None:
+                _unpark(call)
                 return
 
     def _handoff(self, c: _Conn, release: bool = True) -> None:
@@ -359,11 +377,12 @@ class OctoStoreClient:
               once: bool = False) -> None:
         """Read and dispatch until ``call`` is done or the deadline (the reader's job)."""
         sock, unpacker, dispatch = c.sock, c.unpacker, self._dispatch
+        buf, view = c.buf, c.view
         if not once and deadline - monotonic() < c.rcvtimeo:
             self._set_rcvtimeo(c, deadline)
         while c.closed is None and (call is None or not call.done):
             try:
-                data = sock.recv(262144, socket.MSG_DONTWAIT) if once else sock.recv(262144)
+                n = sock.recv_into(buf, 0, socket.MSG_DONTWAIT if once else 0)
             except (BlockingIOError, InterruptedError, socket.timeout):
                 if once or deadline - monotonic() <= 0:
                     return
@@ -371,11 +390,11 @@ class OctoStoreClient:
                 continue
             except OSError as e:
                 return self._broken(c, ConnectionClosedError(f"read failed: {e}"))
-            if not data:
+            if not n:
                 return self._broken(c, ConnectionClosedError(
                     "octostored closed the connection"))
             try:
-                unpacker.feed(data)
+                unpacker.feed(view[:n])
                 for msg in unpacker:
                     dispatch(c, msg)
             except OctoStoreError as e:
@@ -412,9 +431,8 @@ class OctoStoreClient:
             else:
                 call.error = ProtocolViolationError(f"result is not a map: {result!r:.80}")
             call.done = True
-            ev = call.event
-            if ev is not None:
-                ev.set()
+            if call.park is not None:
+                _unpark(call)
         elif type(msg) is list and len(msg) == 3 and msg[0] == 2:
             self._notified(c, msg[1], msg[2])
         else:
