@@ -51,7 +51,7 @@ class AsyncLease:
                  "metadata", "lost", "lost_reason", "on_lost", "deadline", "_released",
                  "__weakref__")
 
-    def __init__(self, r: M.AcquireResult, on_lost: Optional[Callable[["AsyncLease"], Any]]):
+    def __init__(self, r: M.AcquireResult, on_lost: Optional[Callable[[AsyncLease], Any]]):
         self.name: str = r.name
         self.lease_id: str = r.lease_id
         self.fencing_token: Optional[int] = r.fencing_token
@@ -78,9 +78,14 @@ class AsyncLease:
         self.lost_reason = reason
         self.lost.set()
         if callback and self.on_lost is not None:
-            r = self.on_lost(self)
-            if asyncio.iscoroutine(r):
-                asyncio.ensure_future(r)
+            # Soon, not here: the reader must never run (or fail with) user code.
+            asyncio.get_running_loop().call_soon(self._call_on_lost)
+
+    def _call_on_lost(self) -> None:
+        assert self.on_lost is not None
+        r = self.on_lost(self)
+        if asyncio.iscoroutine(r):
+            asyncio.ensure_future(r)
 
     async def run(self, coro: Awaitable[T]) -> T:
         """Run ``coro`` under the lease; cancel it and raise LeaseLostError on loss."""
@@ -337,10 +342,13 @@ class AsyncOctoStoreClient:
 
     async def _call(self, method: str, params: Optional[Dict[str, Any]],
                     timeout: Optional[float] = None,
-                    on_late: Optional[Callable[[Any, Any], None]] = None) -> Dict[str, Any]:
+                    on_late: Optional[Callable[[Any, Any], None]] = None,
+                    via: Optional[List[_Proto]] = None) -> Dict[str, Any]:
         c = self._conn
         if c is None or c.closed is not None:
             c = await self._get_conn()
+        if via is not None:
+            via.append(c)       # the connection a lease taken now belongs to
         msgid = c.next_id()
         data = _pack([0, msgid, method, [params] if params else []])
         if len(data) > P.MAX_MESSAGE_SIZE:
@@ -428,6 +436,7 @@ class AsyncOctoStoreClient:
         t0 = loop.time()
         await self._claim(name, wait)
         lease_id = None
+        via: List[_Proto] = []
         try:
             if wait:
                 if self._waits is None:
@@ -441,11 +450,12 @@ class AsyncOctoStoreClient:
                     else:
                         params.pop("wait", None)
                     r = await self._call("acquire", params, self._timeout + left,
-                                         on_late=self._late_release(name))
+                                         on_late=self._late_release(name), via=via)
                 finally:
                     self._waits.release()
             else:
-                r = await self._call("acquire", params, on_late=self._late_release(name))
+                r = await self._call("acquire", params, on_late=self._late_release(name),
+                                     via=via)
             res = M.acquire_result(P.acquired_or_raise(r))
             lease_id = res.lease_id
         finally:
@@ -456,9 +466,11 @@ class AsyncOctoStoreClient:
         if not make_lease:
             return res
         lease = AsyncLease(res, on_lost)
-        c = self._conn
-        if c is not None:
+        c = via[-1]
+        if c.closed is None:
             c.leases[lease.lease_id] = lease
+        else:                       # broke since the grant: the lease went with it
+            lease._lose("connection_lost")
         return lease
 
     def _late_release(self, name: str) -> Callable[[Any, Any], None]:

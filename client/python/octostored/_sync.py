@@ -285,10 +285,13 @@ class OctoStoreClient:
 
     def _call(self, method: str, params: Optional[Dict[str, Any]],
               timeout: Optional[float] = None,
-              on_late: Optional[Callable[[Any, Any], None]] = None) -> Dict[str, Any]:
+              on_late: Optional[Callable[[Any, Any], None]] = None,
+              via: Optional[List[_Conn]] = None) -> Dict[str, Any]:
         c = self._conn
         if c is None or c.closed is not None:
             c = self._get_conn()
+        if via is not None:
+            via.append(c)       # the connection a lease taken now belongs to
         msgid = next(c.ids) & 0xFFFFFFFF
         calls = c.calls
         if msgid == 0 or msgid in calls or msgid in c.abandoned:
@@ -524,6 +527,7 @@ class OctoStoreClient:
         t0 = monotonic()
         self._claim(name, wait)
         lease_id = None
+        via: List[_Conn] = []
         try:
             if wait:
                 left = max(wait - (monotonic() - t0), 0.0)
@@ -536,11 +540,11 @@ class OctoStoreClient:
                     else:
                         params.pop("wait", None)
                     r = self._call("acquire", params, self._timeout + left,
-                                   on_late=self._late_release(name))
+                                   on_late=self._late_release(name), via=via)
                 finally:
                     self._waits.release()
             else:
-                r = self._call("acquire", params, on_late=self._late_release(name))
+                r = self._call("acquire", params, on_late=self._late_release(name), via=via)
             res = M.acquire_result(P.acquired_or_raise(r))
             lease_id = res.lease_id
         finally:
@@ -552,9 +556,12 @@ class OctoStoreClient:
         if not make_lease:
             return res
         lease = Lease(res, on_lost)
-        c = self._get_conn()
+        c = via[-1]
         with c.mu:
-            c.leases[lease.lease_id] = lease
+            if c.closed is None:
+                c.leases[lease.lease_id] = lease
+        if c.closed is not None:     # broke since the grant: the lease went with it
+            lease._lose("connection_lost")
         self._start_watcher(c)
         return lease
 
