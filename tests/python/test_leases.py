@@ -192,3 +192,32 @@ def test_daemon_restart_is_loss_then_reconnect(fresh_local, name):
         await ac.close()
     asyncio.run(main())
     c.close()
+
+
+ASYNC_FORK = r"""
+import asyncio, os, sys
+sys.path.insert(0, sys.argv[2])
+import octostored as o
+
+async def main():
+    c = o.AsyncOctoStoreClient(sys.argv[1])
+    async with c.lock(sys.argv[3]) as lease:
+        pid = os.fork()
+        if pid == 0:
+            async def child():
+                print("child", lease.lost.is_set(), lease.lost_reason, await c.ping("c"),
+                      flush=True)
+            asyncio.run(child())
+            os._exit(0)
+        os.waitpid(pid, 0)
+        st = await c.get_lock_status(sys.argv[3])
+        print("parent", lease.lost.is_set(), st.status.name, flush=True)
+asyncio.run(main())
+"""
+
+
+def test_async_fork_child_gets_its_own_connection(local_daemon, name):
+    pkg = os.path.join(os.path.dirname(HOLDER), "..", "..", "client", "python")
+    out = subprocess.run([sys.executable, "-c", ASYNC_FORK, local_daemon.sock, pkg, name],
+                         capture_output=True, text=True, timeout=30)
+    assert out.stdout.split("\n")[:2] == ["child True forked c", "parent False HELD"], out

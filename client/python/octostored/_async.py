@@ -318,8 +318,7 @@ class AsyncOctoStoreClient:
             pass
         c.closed = ConnectionClosedError("forked")
         for lease in c.leases.values():
-            lease.lost_reason = "forked"
-            lease._released = True
+            lease._lose("forked", callback=False)
 
     async def close(self) -> None:
         """Close the connection: the daemon releases every connection-bound lease."""
