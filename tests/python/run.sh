@@ -14,5 +14,7 @@ if ! "$PYTHON" -c 'import pytest, pytest_asyncio, hypothesis' 2>/dev/null; then
 	    "(apt-get install python3-pytest python3-pytest-asyncio python3-hypothesis)"
 	exit 77
 fi
-export top_builddir top_srcdir PYTHON OCTO_PYCLIENTDIR OCTO_PREFIX
+# No __pycache__ in the source tree (read-only under distcheck).
+PYTHONDONTWRITEBYTECODE=1
+export top_builddir top_srcdir PYTHON OCTO_PYCLIENTDIR OCTO_PREFIX PYTHONDONTWRITEBYTECODE
 exec "$PYTHON" -m pytest -q -p no:cacheprovider "$top_srcdir/tests/python"

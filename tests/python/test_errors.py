@@ -119,3 +119,17 @@ def test_models_are_immutable():
         r.lease_id = "y"
     assert r == octostored.AcquireResult(status="acquired", lease_id="x")
     assert r.fencing_token is None and "lease_id='x'" in repr(r)
+
+
+def test_every_public_name_has_a_docstring():
+    missing = []
+    for n in octostored.__all__:
+        obj = getattr(octostored, n)
+        if not isinstance(obj, dict) and not (obj.__doc__ or "").strip():
+            missing.append(n)
+        if isinstance(obj, type) and n in ("OctoStoreClient", "AsyncOctoStoreClient",
+                                           "Lease", "AsyncLease"):
+            for m, f in vars(obj).items():
+                if not m.startswith("_") and callable(f) and not (f.__doc__ or "").strip():
+                    missing.append(f"{n}.{m}")
+    assert missing == []
