@@ -238,3 +238,33 @@ def _try(f):
         return f()
     except o.OctoStoreError as e:
         return e
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_interrupted_wait_late_grant_is_released(daemon, name):
+    """A blocking acquire abandoned by its caller (here a signal, as Ctrl-C would) leaves
+    no lock held by nobody: the grant that arrives later is released at once."""
+    import signal
+
+    def boom(*_):
+        raise _Interrupt()
+    old = signal.signal(signal.SIGALRM, boom)
+    try:
+        with other(daemon) as holder, other(daemon) as c:
+            r = holder.acquire_lock(name, ttl=30)
+            signal.setitimer(signal.ITIMER_REAL, 0.3)
+            with pytest.raises(_Interrupt):
+                c.acquire_lock(name, wait=10)
+            assert c._conn.abandoned                      # the wait is still queued
+            holder.release_lock(name, r.lease_id)         # ... and granted to c now
+            wait_until(lambda: holder.get_lock_status(name).status is o.LockStatus.FREE,
+                       5, "the late grant to be released")
+            assert c.ping("still") == "still"
+            r2 = c.acquire_lock(name)                     # the name is not left claimed
+            c.release_lock(name, r2.lease_id)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)

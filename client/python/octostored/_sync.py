@@ -3,8 +3,9 @@
 Calls are multiplexed by msgid.  There is no reader thread in the way of a call: the
 caller that finds nobody reading reads the socket itself and hands other callers' replies
 to them (leader/follower), so an uncontended call never passes between threads.  While a
-``lock()`` lease is held, a watcher thread reads when no caller does, so that a
-``lease_lost`` notification reaches the lease at once.
+``lock()`` lease is held (or an abandoned wait may still be granted), a watcher thread
+reads when no caller does, so that ``lease_lost`` reaches the lease at once (and a late
+grant is released at once).
 """
 from __future__ import annotations
 
@@ -325,7 +326,13 @@ class OctoStoreClient:
         with c.mu:
             if c.calls.pop(msgid, None) is not None:
                 c.abandoned[msgid] = on_late
-                return
+                late = True
+            else:
+                late = False
+        if late:
+            if on_late is not None:
+                self._start_watcher(c)   # someone must read the grant to release it
+            return
         if call.done and on_late is not None and call.error is None:
             on_late(None, call.result)
 
@@ -477,7 +484,7 @@ class OctoStoreClient:
         poller.register(c.sock.fileno(), select.POLLIN)
         while True:
             with c.mu:
-                if c.closed is not None or not c.leases:
+                if c.closed is not None or not (c.leases or c.abandoned):
                     c.watcher = None
                     return
             if not poller.poll(1000):
