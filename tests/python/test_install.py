@@ -60,3 +60,13 @@ def test_pip_installs_offline_into_a_venv(tmp_path):
                          capture_output=True, text=True, check=True, cwd=tmp_path).stdout
     f, typed = out.split()
     assert f.startswith(str(venv)) and typed == "True"
+
+
+def test_the_example_runs(local_daemon, tmp_path):
+    ex = os.path.join(PKG, "examples", "locked_job.py")
+    out = subprocess.run([sys.executable, ex, "example/job"], capture_output=True,
+                         text=True, timeout=30, cwd=tmp_path,
+                         env=dict(os.environ, OCTOSTORED_SOCKET=local_daemon.sock,
+                                  PYTHONPATH=PKG))
+    assert out.returncode == 0, out.stderr
+    assert "acquired example/job" in out.stdout and "async work done" in out.stdout

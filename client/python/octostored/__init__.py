@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # no typing import at run time: it costs ~5 ms
 __version__ = "0.1.0"
 
 _WHERE = {
-    "OctoStoreClient": "_sync", "Lease": "_sync",
+    "OctoStoreClient": "_sync", "Lease": "_lease",
     "AsyncOctoStoreClient": "_async", "AsyncLease": "_async",
     "AcquireResult": "_models", "RenewResult": "_models", "LockInfo": "_models",
     "UserLock": "_models", "TokenInfo": "_models", "LockStatus": "_models",
