@@ -149,3 +149,10 @@ async def test_wait_timeout(daemon, name):
         with pytest.raises(o.LockWaitTimeout):
             await c.acquire_lock(name, wait=0.2)
         await holder.release_lock(name, r.lease_id)
+
+
+def test_client_moves_to_a_new_event_loop(local_daemon):
+    c = o.AsyncOctoStoreClient(local_daemon.sock, timeout=5)
+    assert asyncio.run(c.ping("one")) == "one"
+    assert asyncio.run(c.ping("two")) == "two"     # a loop of its own: connects again
+    asyncio.run(c.close())

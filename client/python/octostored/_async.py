@@ -76,10 +76,16 @@ class AsyncLease:
         if self.lost.is_set() or self._released:
             return
         self.lost_reason = reason
-        self.lost.set()
+        try:
+            self.lost.set()
+        except RuntimeError:    # waiters of an event loop that is closed
+            pass
         if callback and self.on_lost is not None:
             # Soon, not here: the reader must never run (or fail with) user code.
-            asyncio.get_running_loop().call_soon(self._call_on_lost)
+            try:
+                asyncio.get_running_loop().call_soon(self._call_on_lost)
+            except RuntimeError:    # no loop running: nobody to call it in
+                pass
 
     def _call_on_lost(self) -> None:
         assert self.on_lost is not None
@@ -128,6 +134,7 @@ class _Proto(asyncio.Protocol):
         self.closed: Optional[OctoStoreError] = None
         self.next = 0
         self.sock: Optional[socket.socket] = None
+        self.loop: Optional[asyncio.AbstractEventLoop] = None
 
     def next_id(self) -> int:
         while True:
@@ -196,7 +203,11 @@ class _Proto(asyncio.Protocol):
         for lease in list(self.leases.values()):
             lease._lose(reason)
         if self.transport is not None:
-            self.transport.abort()
+            try:
+                self.transport.abort()
+            except RuntimeError:        # its event loop is closed
+                if self.sock is not None:
+                    self.sock.close()
         self.client._conn_broken(self)
 
     def send(self, data: bytes) -> None:
@@ -238,7 +249,8 @@ class AsyncOctoStoreClient:
     """asyncio client of octostored with the OctoStore SDK's API (methods are coroutines).
 
     Same arguments and behaviour as OctoStoreClient; one client serves any number of
-    tasks of one event loop.  After ``os.fork()`` the child closes its inherited copy of the
+    tasks of one event loop (used from another loop, it drops the old connection, whose
+    leases are then lost, and connects again).  After ``os.fork()`` the child closes its inherited copy of the
     connection; a new event loop in the child connects afresh.
     """
 
@@ -262,9 +274,9 @@ class AsyncOctoStoreClient:
         c = self._conn
         if c is not None and c.closed is None:
             return c
-        if self._connecting is not None:
-            return await asyncio.shield(self._connecting)
         loop = asyncio.get_running_loop()
+        if self._connecting is not None and self._connecting.get_loop() is loop:
+            return await asyncio.shield(self._connecting)
         fut = self._connecting = loop.create_future()
         try:
             c = await asyncio.wait_for(self._connect(loop), self._timeout)
@@ -291,6 +303,7 @@ class AsyncOctoStoreClient:
             P.check_peer(s, self._path)
             proto = _Proto(self)
             proto.sock = s
+            proto.loop = loop
             await loop.create_unix_connection(lambda: proto, sock=s)
             return proto
         except BaseException:
@@ -343,8 +356,11 @@ class AsyncOctoStoreClient:
                     timeout: Optional[float] = None,
                     on_late: Optional[Callable[[Any, Any], None]] = None,
                     via: Optional[List[_Proto]] = None) -> Dict[str, Any]:
+        loop = asyncio.get_running_loop()
         c = self._conn
-        if c is None or c.closed is not None:
+        if c is None or c.closed is not None or c.loop is not loop:
+            if c is not None and c.closed is None:   # a connection of an earlier loop
+                c.broken(ConnectionClosedError("event loop changed"), "loop_changed")
             c = await self._get_conn()
         if via is not None:
             via.append(c)       # the connection a lease taken now belongs to
@@ -353,7 +369,6 @@ class AsyncOctoStoreClient:
         if len(data) > P.MAX_MESSAGE_SIZE:
             raise ValidationError(f"request of {len(data)} bytes over the "
                                   f"{P.MAX_MESSAGE_SIZE}-byte limit", code="message_too_large")
-        loop = asyncio.get_running_loop()
         fut = loop.create_future()
         c.calls[msgid] = fut
         c.send(data)
