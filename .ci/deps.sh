@@ -5,7 +5,9 @@ set -eu
 pkgs="build-essential autoconf automake libtool pkg-config
 libevent-dev libcurl4-openssl-dev libmsgpack-dev libsystemd-dev libjansson-dev libinih-dev
 libssl-dev check curl openssl python3 systemd valgrind clang libclang-rt-14-dev
-jq man-db groff-base util-linux"
+jq man-db groff-base util-linux
+python3-msgpack python3-pytest python3-pytest-asyncio python3-hypothesis python3-setuptools
+python3-venv python3-pip python3-httpx"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
