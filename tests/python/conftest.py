@@ -146,7 +146,11 @@ def remote_daemon(tmpdir_private):
     fake = Fake(tmpdir_private)
     conf = os.path.join(tmpdir_private, "remote.conf")
     with open(conf, "w") as f:
-        f.write(f"base_url = {fake.url}\ntoken_file = {fake.token_file}\n")
+        # A state_dir of its own: detached leases are recorded there.
+        state = os.path.join(tmpdir_private, "remote-state")
+        os.mkdir(state, 0o700)
+        f.write(f"base_url = {fake.url}\ntoken_file = {fake.token_file}\n"
+                f"state_dir = {state}\n")
     d = Daemon(tmpdir_private, [], "remote", config=conf)
     d.fake = fake
     d.start()

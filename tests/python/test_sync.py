@@ -268,3 +268,12 @@ def test_interrupted_wait_late_grant_is_released(daemon, name):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+@pytest.mark.parametrize("md", ["a\tb", "line\n", "esc\x1b[2J", "del\x7f", "csi\x9b"])
+def test_metadata_with_control_characters_is_refused_before_sending(md):
+    # No daemon: the check runs before anything is sent (the daemon refuses the same).
+    with pytest.raises(o.ValidationError) as ei:
+        o.OctoStoreClient("/nonexistent/octostored.sock").acquire_lock(
+            "a", metadata=md)
+    assert ei.value.param == "metadata"

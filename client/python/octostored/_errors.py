@@ -81,9 +81,10 @@ class ConnectionClosedError(NetworkError):
     default_code = "connection_closed"
 
 
-class PeerNotTrustedError(NetworkError):
-    """The process answering on the socket runs as a uid that is not trusted."""
-    default_code = "untrusted_peer"
+class PeerNotTrustedError(NetworkError, AuthenticationError):
+    """The process answering on the socket runs as a uid that is not trusted (liboctostore's
+    ``untrusted_daemon``): the daemon cannot be reached, and whoever answers is not it."""
+    default_code = "untrusted_daemon"
 
 
 class ProtocolViolationError(NetworkError):
@@ -312,6 +313,7 @@ ERROR_CLASSES: Dict[str, Type[OctoStoreError]] = {
     "internal_error": UpstreamInternalError,
     "upstream_error": UpstreamError,
     "delayed": LockDelayedError,
+    "untrusted_daemon": PeerNotTrustedError,
 }
 
 

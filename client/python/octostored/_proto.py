@@ -44,6 +44,11 @@ def _char_ok(ch: str) -> bool:
     return unicodedata.category(ch) == "Nl"
 
 
+# What the daemon refuses in metadata (proto/codec.c octo_proto_text_ok): C0 controls
+# (tab and newline too), DEL and C1 controls.
+_CONTROL = frozenset(map(chr, [*range(0x20), *range(0x7f, 0xa0)]))
+
+
 def check_name(name: Any) -> str:
     """Raise ValidationError unless ``name`` is a valid OctoStore lock name."""
     if not isinstance(name, str):
@@ -111,6 +116,9 @@ def acquire_params(name: str, ttl: int, metadata: Optional[str], wait: Optional[
             metadata.encode("utf-8")
         except UnicodeEncodeError:
             raise ValidationError("metadata: not valid UTF-8", param="metadata") from None
+        if not _CONTROL.isdisjoint(metadata):
+            raise ValidationError("metadata: control characters are not allowed",
+                                  param="metadata")
         p["metadata"] = metadata
     if wait:
         p["wait"] = check_seconds("wait", wait)
