@@ -163,7 +163,7 @@ def test_fork_child_gets_its_own_connection(local_daemon, name):
         child = next(x for x in lines if x[0] == "child")
         assert child[1:3] == ["ok", "forked"], child
         with o.OctoStoreClient(local_daemon.sock) as c:
-            assert c.get_lock_status(name).local["pid"] == p.pid
+            assert c.get_lock_status(name).local.pid == p.pid
     finally:
         p.kill()
         p.wait()

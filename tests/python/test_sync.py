@@ -34,7 +34,8 @@ def test_acquire_status_renew_list_release(client, name):
     assert r.lease_id and r.fencing_token >= 1 and r.expires_at and r.metadata == "job 7"
     info = client.get_lock_status(name)
     assert isinstance(info, o.LockInfo) and info.status is o.LockStatus.HELD
-    assert info.fencing_token == r.fencing_token and info.local["pid"] == os.getpid()
+    assert info.fencing_token == r.fencing_token and info.local == o.LocalHolder(
+        state="held", pid=os.getpid(), pid_stale=False, uid=os.geteuid(), detached=False)
     rn = client.renew_lock(name, r.lease_id, ttl=40)
     assert isinstance(rn, o.RenewResult) and rn.lease_id == r.lease_id and rn.expires_at
     locks = client.list_locks(prefix=name)
@@ -53,6 +54,8 @@ def test_held_by_another_client(client, daemon, name):
         with pytest.raises(o.LockHeldError) as ei:
             c2.acquire_lock(name)
         assert ei.value.holder_id == f"local:pid={os.getpid()},uid={os.geteuid()}"
+        assert ei.value.local == o.LocalHolder(state="held", pid=os.getpid(), pid_stale=False,
+                                               uid=os.geteuid(), detached=None)
         assert ei.value.expires_at
         with pytest.raises(o.NotOwnerError):
             c2.release_lock(name, r.lease_id)

@@ -17,6 +17,7 @@ _WHERE = {
     "OctoStoreClient": "_sync", "Lease": "_lease",
     "AsyncOctoStoreClient": "_async", "AsyncLease": "_async",
     "AcquireResult": "_models", "RenewResult": "_models", "LockInfo": "_models",
+    "LocalHolder": "_models",
     "UserLock": "_models", "TokenInfo": "_models", "LockStatus": "_models",
 }
 _ERRORS = (

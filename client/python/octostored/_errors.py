@@ -60,13 +60,15 @@ class LockError(OctoStoreError):
 
 
 class LockHeldError(LockError):
-    """Another holder has the lock: ``holder_id`` and ``expires_at`` say who and until when."""
+    """Another holder has the lock: ``holder_id`` and ``expires_at`` say who and until when;
+    ``local`` (a LocalHolder: host pid and uid) when the holder is a client of this daemon."""
     default_code = "held"
 
     def __init__(self, message: str = "", *, holder_id: Optional[str] = None,
-                 expires_at: Optional[str] = None, **kw: Any) -> None:
+                 expires_at: Optional[str] = None, local: Any = None, **kw: Any) -> None:
         self.holder_id = holder_id
         self.expires_at = expires_at
+        self.local = local
         super().__init__(message or f"lock held by {holder_id} until {expires_at}", **kw)
 
 

@@ -78,8 +78,24 @@ class RenewResult(_Model):
     renew_after_ms: Optional[int]
 
 
+class LocalHolder(_Model):
+    """Who holds a lock through this daemon: ``state`` ("held", "acquiring", "releasing" or
+    "lost"), the holder's host ``pid`` (0 with ``pid_stale`` when the process that
+    connected has exited, or for a detached lease), its host ``uid`` and ``detached``.
+    For "lost" only ``state`` is known."""
+    __slots__ = ("state", "pid", "pid_stale", "uid", "detached")
+    _fields = __slots__
+    state: str
+    pid: Optional[int]
+    pid_stale: Optional[bool]
+    uid: Optional[int]
+    detached: Optional[bool]
+
+
 class LockInfo(_Model):
-    """A lock's state; ``local`` is the daemon's view when held through it (or None)."""
+    """A lock's state; ``local`` says who holds it when that is through this daemon (a
+    LocalHolder), else None: the server's ``holder_id`` alone does not tell local holders
+    apart."""
     __slots__ = ("name", "status", "holder_id", "fencing_token", "expires_at", "metadata",
                  "local")
     _fields = __slots__
@@ -89,7 +105,7 @@ class LockInfo(_Model):
     fencing_token: Optional[int]
     expires_at: Optional[str]
     metadata: Optional[str]
-    local: Optional[Dict[str, Any]]
+    local: Optional[LocalHolder]
 
 
 class UserLock(LockInfo):
@@ -115,6 +131,27 @@ def _i(v: Any) -> Optional[int]:
     return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
+def _b(v: Any) -> Optional[bool]:
+    return v if isinstance(v, bool) else None
+
+
+def local_holder(m: Any) -> Optional[LocalHolder]:
+    """A LocalHolder from status's "local" map, or None."""
+    if not isinstance(m, dict) or not isinstance(m.get("state"), str):
+        return None
+    return LocalHolder(state=m["state"], pid=_i(m.get("pid")), pid_stale=_b(m.get("pid_stale")),
+                       uid=_i(m.get("uid")), detached=_b(m.get("detached")))
+
+
+def held_holder(r: Dict[str, Any]) -> Optional[LocalHolder]:
+    """A LocalHolder from a "held" acquire answer whose holder is local, or None."""
+    if r.get("local") is not True:
+        return None
+    return LocalHolder(state="held", pid=_i(r.get("holder_pid")),
+                       pid_stale=_b(r.get("holder_pid_stale")), uid=_i(r.get("holder_uid")),
+                       detached=None)
+
+
 def acquire_result(r: Dict[str, Any]) -> AcquireResult:
     """An AcquireResult from an "acquired" result map."""
     return AcquireResult(status="acquired", name=_s(r.get("name")),
@@ -138,11 +175,9 @@ def lock_info(r: Dict[str, Any], cls: type = LockInfo) -> Any:
         st = LockStatus(r.get("status"))
     except ValueError:
         st = LockStatus.HELD
-    local = r.get("local")
     return cls(name=_s(r.get("name")), status=st, holder_id=_s(r.get("holder_id")),
                fencing_token=_i(r.get("fencing_token")), expires_at=_s(r.get("expires_at")),
-               metadata=_s(r.get("metadata")),
-               local=local if isinstance(local, dict) else None)
+               metadata=_s(r.get("metadata")), local=local_holder(r.get("local")))
 
 
 def user_locks(r: Dict[str, Any]) -> List[UserLock]:

@@ -147,8 +147,9 @@ def acquired_or_raise(r: Any) -> Dict[str, Any]:
     retry = r.get("retry_after_ms")
     retry = retry if isinstance(retry, int) and not isinstance(retry, bool) else None
     if st == "held":
+        from ._models import held_holder
         raise LockHeldError(holder_id=r.get("holder_id"), expires_at=r.get("expires_at"),
-                            retry_after_ms=retry)
+                            local=held_holder(r), retry_after_ms=retry)
     if st == "delayed":
         raise LockDelayedError(available_at=r.get("available_at"), retry_after_ms=retry)
     raise ProtocolViolationError(f"acquire: unknown status {st!r:.64}")
