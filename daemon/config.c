@@ -314,7 +314,7 @@ config_set_rule(struct config *cfg, const char *section, const char *key,
 			return "prefixes: at most 16";
 		/* "team-a" would also match team-ab/...: say which is meant. */
 		if (tok[strlen(tok) - 1] != '/')
-			return "prefixes: each entry must end with '/' (team-a/, not team-a)";
+			return "each entry must end with '/' (team-a/, not team-a)";
 		if ((rule->prefixes[rule->n_prefixes] = strdup(tok)) == NULL)
 			return "out of memory";
 		rule->n_prefixes++;
