@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -40,29 +42,71 @@ access_init(const struct config *cfg, int listen_fd)
 		    "allow_uids/allow_gids may connect", (unsigned)geteuid());
 }
 
-/* Supplementary groups of the peer, as they were at connect time. */
-void
+static int
+access_gid_cmp(const void *a, const void *b)
+{
+	gid_t x = *(const gid_t *)a, y = *(const gid_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Supplementary groups of the peer, as they were at connect time.  SO_PEERGROUPS sees
+ * the groups the process really has (a container's --group-add too), which the group
+ * database does not.  When the buffer is too small the kernel fails with ERANGE and
+ * sets len to the size it needs: grow and ask again.
+ */
+int
 access_read_groups(int fd, struct access_peer *p)
 {
-	socklen_t len = sizeof(p->groups);
+	socklen_t	 cap = ACCESS_GROUPS_FIRST * sizeof(gid_t), len;
+	gid_t		*g = NULL, *ng;
+	int		 tries, e;
 
+	p->groups = NULL;
 	p->ngroups = 0;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, p->groups, &len) == 0)
-		p->ngroups = (int)(len / sizeof(gid_t));
+	for (tries = 0; tries < 4; tries++) {
+		if ((ng = realloc(g, cap)) == NULL) {
+			e = ENOMEM;
+			goto fail;
+		}
+		g = ng;
+		len = cap;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0) {
+			p->groups = g;
+			p->ngroups = (int)(len / sizeof(gid_t));
+			qsort(g, (size_t)p->ngroups, sizeof(gid_t), access_gid_cmp);
+			return 0;
+		}
+		e = errno;
+		if (e != ERANGE || len <= cap)
+			goto fail;
+		cap = len;
+	}
+	e = ERANGE;
+fail:
+	free(g);
+	errno = e;
+	return -1;
+}
+
+/* Free the group list. */
+void
+access_peer_clear(struct access_peer *p)
+{
+	free(p->groups);
+	p->groups = NULL;
+	p->ngroups = 0;
 }
 
 /* Is gid the peer's primary or one of its supplementary groups? */
 static int
 access_in_group(const struct access_peer *p, gid_t gid)
 {
-	int i;
-
 	if (p->gid == gid)
 		return 1;
-	for (i = 0; i < p->ngroups; i++)
-		if (p->groups[i] == gid)
-			return 1;
-	return 0;
+	return p->ngroups > 0 && bsearch(&gid, p->groups, (size_t)p->ngroups,
+	    sizeof(gid_t), access_gid_cmp) != NULL;
 }
 
 /* Admission. */
@@ -128,4 +172,27 @@ access_name_allowed(const struct access_peer *p, const char *name)
 		}
 	}
 	return !restricted;
+}
+
+/*
+ * "." and ".." components read as paths to people (team-b/../team-a/x looks like
+ * team-a/x) while the server takes names literally: refuse them so that what a policy
+ * says and what a name looks like never differ.
+ */
+int
+access_name_check(const char *name, size_t len, const char **why)
+{
+	size_t i = 0, j;
+
+	while (i <= len) {
+		for (j = i; j < len && name[j] != '/'; j++)
+			;
+		if ((j - i == 1 && name[i] == '.') ||
+		    (j - i == 2 && name[i] == '.' && name[i + 1] == '.')) {
+			*why = "lock name components cannot be \".\" or \"..\"";
+			return -1;
+		}
+		i = j + 1;
+	}
+	return 0;
 }

@@ -6,15 +6,15 @@
 
 struct config;
 
-/* Maximum supplementary groups kept per peer (SO_PEERGROUPS). */
-#define ACCESS_MAX_GROUPS	32
+/* Groups asked for first; the buffer grows to what the kernel says it needs. */
+#define ACCESS_GROUPS_FIRST	64
 
 struct access_peer {
-	uid_t	uid;
-	gid_t	gid;
-	pid_t	pid;
-	gid_t	groups[ACCESS_MAX_GROUPS];
-	int	ngroups;
+	uid_t	 uid;
+	gid_t	 gid;
+	pid_t	 pid;
+	gid_t	*groups;	/* supplementary groups, sorted; owned (access_peer_clear) */
+	int	 ngroups;
 };
 
 /*
@@ -24,8 +24,19 @@ struct access_peer {
  */
 void access_init(const struct config *cfg, int listen_fd);
 
-/* Read the peer's supplementary groups into p (uid, gid, pid already set). */
-void access_read_groups(int fd, struct access_peer *p);
+/*
+ * Read the peer's supplementary groups into p (uid, gid, pid already set), however
+ * many there are.  -1 with errno when they cannot be read: the caller refuses the
+ * peer, since without its groups neither admission nor [gid:N] restrictions can be
+ * decided.
+ */
+int access_read_groups(int fd, struct access_peer *p);
+
+/* Free what access_read_groups allocated. */
+void access_peer_clear(struct access_peer *p);
+
+/* Is the name free of "." and ".." components?  0, or -1 with *why set. */
+int access_name_check(const char *name, size_t len, const char **why);
 
 /* May this peer connect?  Default: root, our own uid, members of the socket's group;
  * with allow_uids/allow_gids set, root, our uid and those. */

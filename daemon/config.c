@@ -22,6 +22,7 @@ config_defaults(struct config *cfg)
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->max_message_size = OCTO_MAX_MSG_DEFAULT;
 	cfg->max_clients = 1024;
+	cfg->reserved_admin_clients = CONFIG_RESERVED_ADMIN_DEFAULT;
 	cfg->max_inflight = 64;
 	cfg->idle_timeout_ms = 30 * 1000;
 	cfg->base_url = strdup("https://api.octostore.io");
@@ -268,6 +269,10 @@ config_set(struct config *cfg, const char *key, const char *v)
 	UINT("max_message_size", max_message_size, 1024, OCTO_MAX_MSG_CEILING,
 	    "expected bytes from 1024 to 16777216");
 	UINT("max_clients", max_clients, 1, 1000000, "expected a number from 1 to 1000000");
+	UINT("max_clients_per_uid", max_clients_per_uid, 1, 1000000,
+	    "expected a number from 1 to 1000000");
+	UINT("reserved_admin_clients", reserved_admin_clients, 0, 1000000,
+	    "expected a number from 0 to 1000000");
 	UINT("max_inflight", max_inflight, 1, 65536, "expected a number from 1 to 65536");
 	DURATION("idle_timeout", idle_timeout_ms);
 	STR("base_url", base_url);
@@ -345,6 +350,9 @@ config_set_rule(struct config *cfg, const char *section, const char *key,
 	    tok = strtok_r(NULL, ", \t", &save)) {
 		if (rule->n_prefixes == CONFIG_MAX_PREFIXES)
 			return "prefixes: at most 16";
+		/* "team-a" would also match team-ab/...: say which is meant. */
+		if (tok[strlen(tok) - 1] != '/')
+			return "each entry must end with '/' (team-a/, not team-a)";
 		if ((rule->prefixes[rule->n_prefixes] = strdup(tok)) == NULL)
 			return "out of memory";
 		rule->n_prefixes++;

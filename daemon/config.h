@@ -49,6 +49,8 @@ struct config {
 	/* Limits. */
 	size_t		 max_message_size;	/* max_message_size, bytes */
 	unsigned	 max_clients;		/* max_clients */
+	unsigned	 max_clients_per_uid;	/* 0: a quarter of max_clients */
+	unsigned	 reserved_admin_clients; /* slots only root/admin_uids may take */
 	unsigned	 max_inflight;		/* max_inflight, per connection */
 	unsigned	 idle_timeout_ms;	/* idle_timeout: partial message */
 
@@ -85,6 +87,9 @@ struct config {
 	struct config_rule rules[CONFIG_MAX_RULES];	/* [uid:N] / [gid:N] prefixes */
 	unsigned	 n_rules;
 };
+
+/* reserved_admin_clients when not set; kept below max_clients. */
+#define CONFIG_RESERVED_ADMIN_DEFAULT	8
 
 /* Built-in defaults. */
 void config_defaults(struct config *cfg);

@@ -461,6 +461,7 @@ conn_unref(struct conn *c)
 	event_free(c->wev);
 	event_free(c->idle_ev);
 	msgpack_zone_destroy(&c->zone);
+	access_peer_clear(&c->peer);
 	free(c->in);
 	free(c->out);
 	free(c);
@@ -598,6 +599,55 @@ unsigned
 conn_count(void)
 {
 	return conn_n;
+}
+
+/* Open connections from uid. */
+unsigned
+conn_count_uid(uid_t uid)
+{
+	struct conn	*c;
+	unsigned	 n = 0;
+
+	TAILQ_FOREACH(c, &conns, entry)
+		n += c->peer.uid == uid;
+	return n;
+}
+
+static int
+conn_uid_cmp(const void *a, const void *b)
+{
+	uid_t x = *(const uid_t *)a, y = *(const uid_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Open connections from uids for which is_admin is true, and the most open from any
+ * one other uid (sorted copy of the uids: for daemon_status, not the accept path).
+ */
+void
+conn_usage(int (*is_admin)(uid_t), unsigned *admin, unsigned *top)
+{
+	struct conn	*c;
+	uid_t		*u;
+	unsigned	 n = 0, i, run;
+
+	*admin = *top = 0;
+	if (conn_n == 0 || (u = calloc(conn_n, sizeof(*u))) == NULL)
+		return;
+	TAILQ_FOREACH(c, &conns, entry) {
+		if (is_admin(c->peer.uid))
+			(*admin)++;
+		else if (n < conn_n)
+			u[n++] = c->peer.uid;
+	}
+	qsort(u, n, sizeof(*u), conn_uid_cmp);
+	for (i = 0, run = 0; i < n; i++) {
+		run = i > 0 && u[i] == u[i - 1] ? run + 1 : 1;
+		if (run > *top)
+			*top = run;
+	}
+	free(u);
 }
 
 /* Accepted since start. */

@@ -66,6 +66,12 @@ void conn_close_all(void);
 unsigned conn_count(void);
 uint64_t conn_total(void);
 
+/* Open connections from uid (max_clients_per_uid). */
+unsigned conn_count_uid(uid_t uid);
+
+/* Open from uids is_admin accepts, and the most open from any one other uid. */
+void conn_usage(int (*is_admin)(uid_t), unsigned *admin, unsigned *top);
+
 /* Stop reading new requests from every connection (shutdown drains in-flight work). */
 void conn_stop_reading_all(void);
 

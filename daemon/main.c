@@ -133,7 +133,7 @@ main_apply_limits(const struct config *cfg)
 	};
 
 	conn_set_limits(&lim);
-	server_set_max_clients(cfg->max_clients);
+	server_set_limits(cfg);
 	ops_lock_set_max_hold(cfg->max_hold_ms);
 	lease_set_limits(cfg->max_leases_per_client, cfg->max_leases_per_uid);
 	local_set_limits(cfg->max_names, cfg->max_names_per_uid);

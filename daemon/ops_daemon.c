@@ -6,6 +6,8 @@
 #include "conn.h"
 #include "dispatch.h"
 #include "local.h"
+#include "log.h"
+#include "server.h"
 
 #include "autoconf.h"
 
@@ -18,6 +20,20 @@ ops_daemon_init(size_t max_message)
 {
 	clock_gettime(CLOCK_MONOTONIC, &ops_started);
 	ops_max_message = max_message;
+}
+
+/* Log the client's name from hello, printable ASCII only (at most 64 bytes). */
+static void
+ops_log_client(struct req *r, const char *name, size_t len)
+{
+	char	buf[65];
+	size_t	i;
+
+	for (i = 0; i < len && i < sizeof(buf) - 1; i++)
+		buf[i] = name[i] >= 0x20 && name[i] < 0x7f ? name[i] : '?';
+	buf[i] = '\0';
+	log_debug("client id=%llu uid=%u pid=%d: hello from \"%s\"",
+	    (unsigned long long)conn_id(r->conn), (unsigned)r->uid, (int)r->pid, buf);
 }
 
 /* hello: protocol version, daemon version, method list. */
@@ -46,6 +62,9 @@ op_hello(struct req *r, const msgpack_object *params)
 		req_error_param(r, "client", "expected a string of at most 64 bytes");
 		return;
 	}
+
+	if (e == OCTO_OK)
+		ops_log_client(r, client, clen);
 
 	pk = req_result_begin(r);
 	msgpack_pack_map(pk, 4);
@@ -85,6 +104,35 @@ op_ping(struct req *r, const msgpack_object *params)
 	req_result_end(r);
 }
 
+/* daemon_status "clients": slot limits in force, their use, refusals. */
+static void
+ops_pack_clients(msgpack_packer *pk)
+{
+	struct server_stats st;
+
+	server_stats(&st);
+	octo_proto_pack_str(pk, "clients");
+	msgpack_pack_map(pk, 9);
+	octo_proto_pack_str(pk, "max_clients");
+	msgpack_pack_uint32(pk, st.max_clients);
+	octo_proto_pack_str(pk, "max_clients_per_uid");
+	msgpack_pack_uint32(pk, st.max_clients_per_uid);
+	octo_proto_pack_str(pk, "reserved_admin_clients");
+	msgpack_pack_uint32(pk, st.reserved_admin_clients);
+	octo_proto_pack_str(pk, "admin_connections");
+	msgpack_pack_uint32(pk, st.admin_connections);
+	octo_proto_pack_str(pk, "top_uid_connections");
+	msgpack_pack_uint32(pk, st.top_uid_connections);
+	octo_proto_pack_str(pk, "refused_per_uid");
+	msgpack_pack_uint64(pk, st.refused_per_uid);
+	octo_proto_pack_str(pk, "refused_reserved");
+	msgpack_pack_uint64(pk, st.refused_reserved);
+	octo_proto_pack_str(pk, "refused_full");
+	msgpack_pack_uint64(pk, st.refused_full);
+	octo_proto_pack_str(pk, "refused_groups");
+	msgpack_pack_uint64(pk, st.refused_groups);
+}
+
 /* daemon_status: version, uptime, connections, counters per method. */
 void
 op_daemon_status(struct req *r, const msgpack_object *params)
@@ -109,7 +157,7 @@ op_daemon_status(struct req *r, const msgpack_object *params)
 		req_result_end(r);
 		return;
 	}
-	msgpack_pack_map(pk, 7 + (local_active() ? 1 : 0));
+	msgpack_pack_map(pk, 8 + (local_active() ? 1 : 0));
 	octo_proto_pack_str(pk, "version");
 	octo_proto_pack_str(pk, PACKAGE_VERSION);
 	octo_proto_pack_str(pk, "pid");
@@ -132,6 +180,7 @@ op_daemon_status(struct req *r, const msgpack_object *params)
 	}
 	octo_proto_pack_str(pk, "errors");
 	msgpack_pack_uint64(pk, dispatch_errors());
+	ops_pack_clients(pk);
 	if (local_active())
 		local_pack_status(pk);
 	req_result_end(r);

@@ -57,7 +57,8 @@ ops_name(struct ops_ctx *c, const msgpack_object *params)
 		req_error_param(c->r, "name", "expected a string");
 		return -1;
 	}
-	if (api_name_check(s, len, &why) != OCTO_OK) {
+	if (api_name_check(s, len, &why) != OCTO_OK ||
+	    access_name_check(s, len, &why) != 0) {
 		req_error_param(c->r, "name", "%s", why);
 		return -1;
 	}

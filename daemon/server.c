@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -33,6 +34,20 @@ static char		*server_path;
 static char		*server_dir;		/* the directory, when we created it */
 static char		*server_lock_path;
 static unsigned		 server_max_clients;
+static unsigned		 server_per_uid;	/* max_clients_per_uid in force */
+static unsigned		 server_reserved;	/* reserved_admin_clients in force */
+static uid_t		 server_admins[CONFIG_MAX_UIDS];
+static unsigned		 server_nadmins;
+static uint64_t		 server_refused[4];	/* SERVER_REFUSE_* */
+static time_t		 server_logged_at[4];	/* last refusal line of each kind */
+static unsigned		 server_unlogged[4];	/* refusals since, not logged */
+
+enum {
+	SERVER_REFUSE_GROUPS,
+	SERVER_REFUSE_FULL,
+	SERVER_REFUSE_RESERVED,
+	SERVER_REFUSE_PER_UID,
+};
 
 /* The event base. */
 struct event_base *
@@ -41,11 +56,97 @@ server_base(void)
 	return server_evbase;
 }
 
-/* Change the client limit. */
+/*
+ * Change the client limits.  max_clients_per_uid 0 means a quarter of max_clients;
+ * reserved_admin_clients is kept below max_clients so that others have a slot.
+ */
 void
-server_set_max_clients(unsigned max_clients)
+server_set_limits(const struct config *cfg)
 {
-	server_max_clients = max_clients;
+	server_max_clients = cfg->max_clients;
+	server_per_uid = cfg->max_clients_per_uid;
+	if (server_per_uid == 0 && (server_per_uid = cfg->max_clients / 4) == 0)
+		server_per_uid = 1;
+	server_reserved = cfg->reserved_admin_clients;
+	if (server_reserved >= server_max_clients) {
+		server_reserved = server_max_clients - 1;
+		if (cfg->reserved_admin_clients != CONFIG_RESERVED_ADMIN_DEFAULT)
+			log_warn("reserved_admin_clients=%u is not below max_clients=%u; "
+			    "keeping %u", cfg->reserved_admin_clients, server_max_clients,
+			    server_reserved);
+	}
+	memcpy(server_admins, cfg->admin_uids, cfg->n_admin_uids * sizeof(uid_t));
+	server_nadmins = cfg->n_admin_uids;
+}
+
+/* Root or one of admin_uids: may use the reserved slots, has no per-uid cap. */
+static int
+server_is_admin(uid_t uid)
+{
+	unsigned i;
+
+	if (uid == 0)
+		return 1;
+	for (i = 0; i < server_nadmins; i++)
+		if (server_admins[i] == uid)
+			return 1;
+	return 0;
+}
+
+/* Which limit refuses this peer, or -1 when it may connect. */
+static int
+server_limit(uid_t uid)
+{
+	unsigned n = conn_count();
+
+	if (n >= server_max_clients)
+		return SERVER_REFUSE_FULL;
+	if (server_is_admin(uid))
+		return -1;
+	if (n + server_reserved >= server_max_clients)
+		return SERVER_REFUSE_RESERVED;
+	if (conn_count_uid(uid) >= server_per_uid)
+		return SERVER_REFUSE_PER_UID;
+	return -1;
+}
+
+/* Count a refusal; log at most one line of each kind a second, with what was skipped. */
+static void
+server_note_refusal(int why, const struct access_peer *p)
+{
+	static const char *const what[] = {
+		[SERVER_REFUSE_GROUPS] = "its groups cannot be read",
+		[SERVER_REFUSE_FULL] = "max_clients reached",
+		[SERVER_REFUSE_RESERVED] = "only the slots reserved for admins are left",
+		[SERVER_REFUSE_PER_UID] = "max_clients_per_uid reached",
+	};
+	time_t now = time(NULL);
+
+	server_refused[why]++;
+	if (now == server_logged_at[why]) {
+		server_unlogged[why]++;
+		return;
+	}
+	log_warn("refusing client uid=%u pid=%d: %s (max_clients=%u max_clients_per_uid=%u "
+	    "reserved_admin_clients=%u; %u more such refusals not logged)",
+	    (unsigned)p->uid, (int)p->pid, what[why], server_max_clients, server_per_uid,
+	    server_reserved, server_unlogged[why]);
+	server_logged_at[why] = now;
+	server_unlogged[why] = 0;
+}
+
+/* Limits and refusals for daemon_status. */
+void
+server_stats(struct server_stats *st)
+{
+	st->max_clients = server_max_clients;
+	st->max_clients_per_uid = server_per_uid;
+	st->reserved_admin_clients = server_reserved;
+	conn_usage(server_is_admin, &st->admin_connections, &st->top_uid_connections);
+	st->refused_per_uid = server_refused[SERVER_REFUSE_PER_UID];
+	st->refused_reserved = server_refused[SERVER_REFUSE_RESERVED];
+	st->refused_full = server_refused[SERVER_REFUSE_FULL];
+	st->refused_groups = server_refused[SERVER_REFUSE_GROUPS];
 }
 
 /* Refuse a client over the limit with one "busy" reply; best effort, never blocks. */
@@ -82,7 +183,7 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	struct access_peer peer;
 	struct ucred	 cred;
 	socklen_t	 len;
-	int		 fd, i;
+	int		 fd, i, why;
 
 	(void)what;
 	(void)arg;
@@ -109,24 +210,35 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		peer.uid = cred.uid;
 		peer.gid = cred.gid;
 		peer.pid = cred.pid;
-		access_read_groups(fd, &peer);
+		/* Without its groups neither admission nor [gid:N] can be decided. */
+		if (access_read_groups(fd, &peer) == -1) {
+			server_note_refusal(SERVER_REFUSE_GROUPS, &peer);
+			server_refuse(fd, OCTO_ERR_PERMISSION_DENIED,
+			    "cannot read this client's groups");
+			close(fd);
+			continue;
+		}
 		if (!access_peer_allowed(&peer)) {
 			log_warn("denied client uid=%u gid=%u pid=%d: not allowed to connect",
 			    (unsigned)cred.uid, (unsigned)cred.gid, (int)cred.pid);
 			server_refuse(fd, OCTO_ERR_PERMISSION_DENIED,
 			    "this user may not use octostored");
+			access_peer_clear(&peer);
 			close(fd);
 			continue;
 		}
-		if (conn_count() >= server_max_clients) {
-			log_warn("refusing client uid=%u pid=%d: max_clients=%u reached",
-			    (unsigned)cred.uid, (int)cred.pid, server_max_clients);
-			server_refuse(fd, OCTO_ERR_BUSY, "too many clients");
+		if ((why = server_limit(peer.uid)) != -1) {
+			server_note_refusal(why, &peer);
+			server_refuse(fd, OCTO_ERR_BUSY, why == SERVER_REFUSE_PER_UID ?
+			    "too many clients from this user" : "too many clients");
+			access_peer_clear(&peer);
 			close(fd);
 			continue;
 		}
-		if (conn_new(fd, &peer) == NULL)
+		if (conn_new(fd, &peer) == NULL) {
+			access_peer_clear(&peer);
 			close(fd);
+		}
 	}
 }
 
@@ -311,7 +423,7 @@ server_start(struct event_base *base, const struct config *cfg, int activated_fd
     char *err, size_t errlen)
 {
 	server_evbase = base;
-	server_max_clients = cfg->max_clients;
+	server_set_limits(cfg);
 	server_path = strdup(cfg->socket_path);
 	if (activated_fd >= 0) {
 		server_fd = activated_fd;

@@ -2,6 +2,8 @@
 #ifndef SERVER_H
 #define SERVER_H
 
+#include <stdint.h>
+
 #include <event2/event.h>
 
 #include "config.h"
@@ -21,8 +23,25 @@ void server_stop(void);
  * activated one keeps its unit's; a difference is logged) and to the policy. */
 void server_reconfigure(const struct config *cfg);
 
-/* Limits that may change at runtime (SIGHUP). */
-void server_set_max_clients(unsigned max_clients);
+/*
+ * Limits that may change at runtime (SIGHUP): max_clients, max_clients_per_uid,
+ * reserved_admin_clients and the admin uids that may use the reserved slots.
+ */
+void server_set_limits(const struct config *cfg);
+
+/* Client slot limits in force and refusals counted, for daemon_status. */
+struct server_stats {
+	unsigned	max_clients;
+	unsigned	max_clients_per_uid;
+	unsigned	reserved_admin_clients;
+	unsigned	admin_connections;	/* open now from root and admin_uids */
+	unsigned	top_uid_connections;	/* most open now from one non-admin uid */
+	uint64_t	refused_per_uid;	/* max_clients_per_uid reached */
+	uint64_t	refused_reserved;	/* only reserved slots were left */
+	uint64_t	refused_full;		/* max_clients reached */
+	uint64_t	refused_groups;		/* groups could not be read */
+};
+void server_stats(struct server_stats *st);
 
 /* The event base, for modules that need it. */
 struct event_base *server_base(void);

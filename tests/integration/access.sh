@@ -87,7 +87,7 @@ wait "$HOLDER" "$HOLDER2"
 check "daemon_status: non-admin gets version and uptime only" \
     [ "$(AS 65534 "$BC" multi "$S" 1 daemon_status)" = "ok version,uptime_ms" ]
 check "daemon_status: root gets the full view" \
-    [ "$("$BC" multi "$S" 1 daemon_status)" = "ok version,pid,uptime_ms,connections,connections_total,requests,errors,names" ]
+    [ "$("$BC" multi "$S" 1 daemon_status)" = "ok version,pid,uptime_ms,connections,connections_total,requests,errors,clients,names" ]
 
 # --- limits: leases per client and per uid ---
 conf "max_leases_per_client = 2" "max_leases_per_uid = 3"

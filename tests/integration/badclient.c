@@ -17,7 +17,9 @@
  *                                           "error CODE"; "%d" in a value becomes the
  *                                           call's index, numeric values are integers;
  *                                           with HOLD=1 in the environment the
- *                                           connection stays open until stdin closes
+ *                                           connection stays open until stdin closes;
+ *                                           with DUMP=1 each result follows its line
+ *                                           as msgpack_object_print writes it
  *   badclient partial SOCKET                half a ping, then report how long (ms) the
  *                                           daemon took to close the connection
  *
@@ -427,6 +429,10 @@ print_reply(const struct octo_msg *m)
 				    k->via.str.ptr);
 		}
 	printf("\n");
+	if (getenv("DUMP") != NULL && strcmp(getenv("DUMP"), "1") == 0) {
+		msgpack_object_print(stdout, *m->result);
+		printf("\n");
+	}
 }
 
 /* n calls of method on one connection, one line of output each. */
