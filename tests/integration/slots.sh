@@ -85,7 +85,7 @@ check "... at most a line or two a second, not 54" \
     [ "$(grep -c "max_clients_per_uid reached" "$OCTO_TMP/daemon.log")" -le 10 ]
 DS=$("$BC" multi "$S" 1 daemon_status)
 check "daemon_status lists clients ($DS)" \
-    [ "$DS" = "ok version,pid,uptime_ms,connections,connections_total,requests,errors,clients" ]
+    [ "$DS" = "ok version,pid,uptime_ms,connections,connections_total,requests,errors,clients,names" ]
 check "daemon_status: max_clients 64, per uid 16, reserved 8" \
     [ "$(field max_clients) $(field max_clients_per_uid) $(field reserved_admin_clients)" = "64 16 8" ]
 check "daemon_status: one uid holds 16, 54 refused per uid" \
