@@ -108,7 +108,8 @@ def test_close_releases_connection_bound_leases_not_detached(daemon, name):
 def test_validation_before_sending(client, daemon):
     before = client.daemon_status()["requests"]
     bad = [dict(name=""), dict(name="a//b"), dict(name="/a"), dict(name="a" * 65),
-           dict(name="x/" * 200), dict(name=".."), dict(name="a b"), dict(name="a\x00"),
+           dict(name="x/" * 200), dict(name=".."), dict(name="a/./b"),
+           dict(name="team-b/../team-a/x"), dict(name="a b"), dict(name="a\x00"),
            dict(name="é²"), dict(name="\udc80"), dict(name=5), dict(name="a", ttl=0),
            dict(name="a", ttl=3601), dict(name="a", ttl="60"), dict(name="a", ttl=True),
            dict(name="a", metadata="x" * 1025), dict(name="a", metadata=3),

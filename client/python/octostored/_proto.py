@@ -59,11 +59,13 @@ def check_name(name: Any) -> str:
         raise ValidationError("name: not valid UTF-8", param="name") from None
     if not b or len(b) > MAX_NAME:
         raise ValidationError(f"name: 1 to {MAX_NAME} bytes", param="name")
-    if name in (".", ".."):
-        raise ValidationError("name: '.' and '..' are not lock names", param="name")
     for comp in name.split("/"):
         if not comp:
             raise ValidationError("name: empty component", param="name")
+        if comp in (".", ".."):
+            # The daemon refuses them too: they read as paths in policies (team-b/../team-a).
+            raise ValidationError("name: '.' and '..' components are not allowed",
+                                  param="name")
         if len(comp.encode("utf-8")) > MAX_COMPONENT:
             raise ValidationError(f"name: component over {MAX_COMPONENT} bytes",
                                   param="name")
