@@ -1,5 +1,6 @@
 /* calls.c - liboctostore calls about the daemon: hello, ping, daemon_status, health. */
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "client.h"
@@ -101,6 +102,55 @@ out:
 	return rpc_end(c, r);
 }
 
+/* One unsigned field of a daemon_status sub-map, and where it goes in the struct. */
+struct calls_field {
+	const char	*key;
+	size_t		 off;
+};
+
+/*
+ * Read the fields of the map at key into the struct at base (each a uint64_t at its
+ * offset); *present is set when the map is there.  A missing or mistyped field fails
+ * the reply.
+ */
+static void
+calls_uint_map(struct reply *rp, const char *key, const struct calls_field *f, size_t n,
+    void *base, int *present)
+{
+	struct reply	 sub = { rp->c, NULL, OCTO_OK };
+	uint64_t	 v;
+	size_t		 i;
+
+	if (octo_proto_get(rp->map, key, &sub.map) != OCTO_OK)
+		return;
+	if (sub.map->type != MSGPACK_OBJECT_MAP) {
+		reply_bad(rp, key);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		v = reply_uint(&sub, f[i].key, REPLY_REQ, 0);
+		memcpy((char *)base + f[i].off, &v, sizeof(v));
+	}
+	if (sub.r != OCTO_OK)
+		reply_bad(rp, key);
+	else
+		*present = 1;
+}
+
+#define CLIENT_FIELD(k)	{ #k, offsetof(struct octo_client_slots, k) }
+static const struct calls_field calls_client_fields[] = {
+	CLIENT_FIELD(max_clients), CLIENT_FIELD(max_clients_per_uid),
+	CLIENT_FIELD(reserved_admin_clients), CLIENT_FIELD(admin_connections),
+	CLIENT_FIELD(top_uid_connections), CLIENT_FIELD(refused_per_uid),
+	CLIENT_FIELD(refused_reserved), CLIENT_FIELD(refused_full),
+	CLIENT_FIELD(refused_groups),
+};
+#define NAME_FIELD(k)	{ #k, offsetof(struct octo_name_table, k) }
+static const struct calls_field calls_name_fields[] = {
+	NAME_FIELD(count), NAME_FIELD(max_names), NAME_FIELD(max_names_per_uid),
+};
+#define NFIELDS(a)	(sizeof(a) / sizeof((a)[0]))
+
 /* daemon_status: the daemon's counters. */
 int
 octo_daemon_status(struct octo_client *c, struct octo_daemon_status *out)
@@ -144,6 +194,10 @@ octo_daemon_status(struct octo_client *c, struct octo_daemon_status *out)
 		}
 	} else if (out->full)
 		reply_bad(&rp, "requests");
+	calls_uint_map(&rp, "clients", calls_client_fields, NFIELDS(calls_client_fields),
+	    &out->clients, &out->clients.present);
+	calls_uint_map(&rp, "names", calls_name_fields, NFIELDS(calls_name_fields),
+	    &out->names, &out->names.present);
 	r = rp.r;
 out:
 	if (r != OCTO_OK)

@@ -72,6 +72,31 @@ ctl_daemon_status(struct octo_client *c, char **argv)
 			ctl_json_num(req, st.requests[i].method,
 			    (long long)st.requests[i].count);
 		json_object_set_new(o, "requests", req);
+		if (st.clients.present) {
+			req = json_object();
+			ctl_json_num(req, "max_clients", (long long)st.clients.max_clients);
+			ctl_json_num(req, "max_clients_per_uid",
+			    (long long)st.clients.max_clients_per_uid);
+			ctl_json_num(req, "reserved_admin_clients",
+			    (long long)st.clients.reserved_admin_clients);
+			ctl_json_num(req, "admin_connections",
+			    (long long)st.clients.admin_connections);
+			ctl_json_num(req, "top_uid_connections",
+			    (long long)st.clients.top_uid_connections);
+			ctl_json_num(req, "refused_per_uid", (long long)st.clients.refused_per_uid);
+			ctl_json_num(req, "refused_reserved",
+			    (long long)st.clients.refused_reserved);
+			ctl_json_num(req, "refused_full", (long long)st.clients.refused_full);
+			ctl_json_num(req, "refused_groups", (long long)st.clients.refused_groups);
+			json_object_set_new(o, "clients", req);
+		}
+		if (st.names.present) {
+			req = json_object();
+			ctl_json_num(req, "count", (long long)st.names.count);
+			ctl_json_num(req, "max_names", (long long)st.names.max_names);
+			ctl_json_num(req, "max_names_per_uid", (long long)st.names.max_names_per_uid);
+			json_object_set_new(o, "names", req);
+		}
 		ctl_json_print(o);
 		return CTL_EXIT_OK;
 	}
@@ -88,6 +113,25 @@ ctl_daemon_status(struct octo_client *c, char **argv)
 		fputs("  ", stdout);
 		ctl_put_esc(stdout, st.requests[i].method, strlen(st.requests[i].method));
 		printf(": %llu\n", (unsigned long long)st.requests[i].count);
+	}
+	if (st.clients.present) {
+		ctl_kv_num("clients.max_clients", (long long)st.clients.max_clients);
+		ctl_kv_num("clients.max_clients_per_uid",
+		    (long long)st.clients.max_clients_per_uid);
+		ctl_kv_num("clients.reserved_admin_clients",
+		    (long long)st.clients.reserved_admin_clients);
+		ctl_kv_num("clients.admin_connections", (long long)st.clients.admin_connections);
+		ctl_kv_num("clients.top_uid_connections",
+		    (long long)st.clients.top_uid_connections);
+		ctl_kv_num("clients.refused_per_uid", (long long)st.clients.refused_per_uid);
+		ctl_kv_num("clients.refused_reserved", (long long)st.clients.refused_reserved);
+		ctl_kv_num("clients.refused_full", (long long)st.clients.refused_full);
+		ctl_kv_num("clients.refused_groups", (long long)st.clients.refused_groups);
+	}
+	if (st.names.present) {
+		ctl_kv_num("names.count", (long long)st.names.count);
+		ctl_kv_num("names.max_names", (long long)st.names.max_names);
+		ctl_kv_num("names.max_names_per_uid", (long long)st.names.max_names_per_uid);
 	}
 	return CTL_EXIT_OK;
 }

@@ -218,6 +218,28 @@ struct octo_method_count {
 	char		method[OCTO_METHOD_SIZE];
 	uint64_t	count;
 };
+/* daemon_status "clients": the client slot limits in force and refusals since start. */
+struct octo_client_slots {
+	int		present;		/* 1: the daemon sent them */
+	uint64_t	max_clients;
+	uint64_t	max_clients_per_uid;
+	uint64_t	reserved_admin_clients;	/* slots kept for root and admin_uids */
+	uint64_t	admin_connections;	/* open now from root and admin_uids */
+	uint64_t	top_uid_connections;	/* most open now from one other uid */
+	uint64_t	refused_per_uid;
+	uint64_t	refused_reserved;
+	uint64_t	refused_full;
+	uint64_t	refused_groups;		/* the peer's groups could not be read */
+};
+
+/* daemon_status "names" (local backend): the lock name table and its bounds. */
+struct octo_name_table {
+	int		present;		/* 1: the daemon sent it (local backend) */
+	uint64_t	count;
+	uint64_t	max_names;
+	uint64_t	max_names_per_uid;
+};
+
 struct octo_daemon_status {
 	char		version[OCTO_VERSION_SIZE];
 	int64_t		pid;
@@ -228,6 +250,8 @@ struct octo_daemon_status {
 	size_t		nrequests;		/* at most OCTO_MAX_METHODS */
 	struct octo_method_count requests[OCTO_MAX_METHODS];
 	int		full;			/* the administrator's full view */
+	struct octo_client_slots clients;	/* full view only */
+	struct octo_name_table	 names;		/* full view, local backend only */
 };
 OCTO_API int octo_daemon_status(struct octo_client *c, struct octo_daemon_status *out);
 

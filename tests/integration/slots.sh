@@ -88,6 +88,10 @@ check "daemon_status lists clients ($DS)" \
     [ "$DS" = "ok version,pid,uptime_ms,connections,connections_total,requests,errors,clients,names" ]
 check "daemon_status: max_clients 64, per uid 16, reserved 8" \
     [ "$(field max_clients) $(field max_clients_per_uid) $(field reserved_admin_clients)" = "64 16 8" ]
+"$OCTOSTORECTL" --json daemon-status >"$OCTO_TMP/ds" 2>&1
+check "octostorectl daemon-status shows the same ($(cat "$OCTO_TMP/ds"))" \
+    sh -c "jq -e '.clients.max_clients == 64 and .clients.max_clients_per_uid == 16 and
+    .clients.reserved_admin_clients == 8 and .clients.refused_per_uid == 54' '$OCTO_TMP/ds' >/dev/null"
 check "daemon_status: one uid holds 16, 54 refused per uid" \
     [ "$(field top_uid_connections) $(field refused_per_uid)" = "16 54" ]
 release

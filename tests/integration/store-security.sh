@@ -184,6 +184,10 @@ check "... saying which bound" grep -q "max_names_per_uid=10" "$OCTO_TMP/a"
 check "... while another uid may still make names" AS "$ID2" "$CTL" acquire n/other
 check "daemon_status shows the name table" \
     sh -c "'$BADCLIENT' multi '$OCTOSTORED_SOCKET' 1 daemon_status | grep -q names"
+"$CTL" --json daemon-status >"$OCTO_TMP/ds" 2>&1
+check "octostorectl daemon-status: both bounds, and the 10 detached names counted ($(cat "$OCTO_TMP/ds"))" \
+    sh -c "jq -e '.names.max_names == 30 and .names.max_names_per_uid == 10 and
+    .names.count >= 10 and .names.count <= 30' '$OCTO_TMP/ds' >/dev/null"
 AS "$ID1" "$CTL" release n/held0 "$(lease "$OCTO_TMP/held0")" >/dev/null ||
     not_ok "release n/held0"
 check "after a release the uid may make a new name again" AS "$ID1" "$CTL" acquire n/new
