@@ -618,6 +618,19 @@ upstream_finish(struct xfer *x, CURLcode cr)
 	upstream_deliver(x, cr);
 }
 
+/*
+ * Did any of the request leave for the server?  A transfer that timed out before a
+ * byte of its request was sent (still resolving or connecting) cannot have been acted
+ * on: it is unavailable, not a timeout whose outcome is unknown.
+ */
+static int
+upstream_sent(struct xfer *x)
+{
+	long n = 0;
+
+	return curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &n) != CURLE_OK || n > 0;
+}
+
 /* Report x's outcome (it is out of curl and every list but up_xfers) and free it. */
 static void
 upstream_deliver(struct xfer *x, CURLcode cr)
@@ -660,8 +673,8 @@ upstream_deliver(struct xfer *x, CURLcode cr)
 			res.errmsg = "response body larger than 1 MiB";
 			up_reachable = 1;
 		} else {
-			res.err = cr == CURLE_OPERATION_TIMEDOUT ? OCTO_ERR_TIMEOUT :
-			    OCTO_ERR_UNAVAILABLE;
+			res.err = cr == CURLE_OPERATION_TIMEDOUT && upstream_sent(x) ?
+			    OCTO_ERR_TIMEOUT : OCTO_ERR_UNAVAILABLE;
 			res.errmsg = x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(cr);
 			up_reachable = 0;
 			/* libcurl may quote the server (a header, a certificate name). */
